@@ -1,0 +1,194 @@
+/**
+ * The runtime boundary. Everything smtpsend does with the outside world goes
+ * through the two small interfaces here: {@link Transport} (one TCP/TLS
+ * connection) and {@link Host} (files, environment, processes, terminal).
+ *
+ * {@link runtime} picks the adapter for the runtime it finds (Deno, Bun or
+ * Node) by feature detection and loads it lazily. Callers may pass their own
+ * {@link Connector} (for example on Cloudflare Workers, or in tests).
+ *
+ * Only this file and `src/runtime/*` may touch `Deno.*`, `Bun.*` or `node:*`.
+ *
+ * @module
+ */
+
+/** A local or remote socket address. */
+export interface NetAddress {
+  /** IP address (IPv6 without brackets). */
+  readonly address: string;
+  /** Port number. */
+  readonly port: number;
+}
+
+/** TLS settings for implicit TLS or a STARTTLS upgrade. */
+export interface TlsOptions {
+  /**
+   * The server name: sent as SNI and the name the certificate must match.
+   * Adapters must always pass it explicitly (runtimes default to other names).
+   */
+  readonly servername: string;
+  /** Extra trusted CA certificates (PEM). When given, they replace the system store. */
+  readonly ca?: readonly string[];
+  /** Client certificate chain (PEM). */
+  readonly cert?: string;
+  /** Client private key (PEM). */
+  readonly key?: string;
+  /** Passphrase for an encrypted client key. */
+  readonly passphrase?: string;
+  /**
+   * Verify the certificate chain and host name. Defaults to `true`;
+   * `false` only when the caller explicitly asks for it.
+   */
+  readonly verify?: boolean;
+}
+
+/** What an adapter reports about an established TLS session. */
+export interface TlsInfo {
+  /** Protocol version, e.g. `"TLSv1.3"`, when the runtime tells. */
+  readonly protocol?: string;
+  /** Cipher suite name, when the runtime tells. */
+  readonly cipher?: string;
+  /** Peer certificate summary, when the runtime tells. */
+  readonly peerCertificate?: {
+    readonly subject?: string;
+    readonly issuer?: string;
+    readonly validTo?: string;
+    readonly fingerprint256?: string;
+  };
+}
+
+/** Where and how to connect. */
+export interface ConnectOptions {
+  /** Host name or IP address to connect to. */
+  readonly hostname: string;
+  /** TCP port. */
+  readonly port: number;
+  /** When set, the connection is TLS from the first byte (implicit TLS, RFC 8314). */
+  readonly tls?: TlsOptions;
+  /** Aborts the connection attempt (used for the connect deadline). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One bidirectional byte stream to an SMTP server.
+ *
+ * Contract:
+ * - `read()` resolves the next chunk of bytes in order, or `null` at end of
+ *   stream; after `close()` it resolves `null`. Only one `read()` is pending
+ *   at a time.
+ * - `write()` resolves once the bytes are handed to the runtime; adapters turn
+ *   Nagle off so a command and its data are not held back by delayed ACKs.
+ * - `startTls()` upgrades in place. It rejects with a `ProtocolError` if bytes
+ *   were received but not yet read (a server that sends data before the
+ *   handshake, CVE-2011-0411 style injection), and with a `TlsError` when the
+ *   handshake or verification fails.
+ */
+export interface Transport {
+  /** Reads the next chunk; `null` at end of stream. */
+  read(): Promise<Uint8Array | null>;
+  /** Writes all of `data`. */
+  write(data: Uint8Array): Promise<void>;
+  /** Upgrades the connection to TLS (STARTTLS). */
+  startTls(options: TlsOptions): Promise<TlsInfo>;
+  /** Closes the connection at once; pending reads resolve `null`. Idempotent. */
+  close(): void;
+  /** The TLS session, or `null` while the connection is plain. */
+  readonly tls: TlsInfo | null;
+  /** Our end of the connection. */
+  readonly localAddress: NetAddress | null;
+  /** The server's end of the connection. */
+  readonly remoteAddress: NetAddress | null;
+}
+
+/** Opens {@link Transport}s. */
+export interface Connector {
+  /** A short name such as `"node"`, `"bun"`, `"deno"` or a custom one. */
+  readonly name: string;
+  /** Opens a connection (TLS from the start when `options.tls` is set). */
+  connect(options: ConnectOptions): Promise<Transport>;
+}
+
+/** File metadata the config and queue code needs. */
+export interface FileInfo {
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+  /** Permission bits (e.g. `0o600`), or `null` where the platform has none. */
+  readonly mode: number | null;
+  readonly size: number;
+  /** Modification time, milliseconds since the epoch. */
+  readonly mtimeMs: number;
+}
+
+/** Result of running a command. */
+export interface RunResult {
+  /** Exit status; `null` when killed by a signal. */
+  readonly status: number | null;
+  readonly stdout: Uint8Array;
+  readonly stderr: Uint8Array;
+}
+
+/**
+ * Operating-system services: files, environment, processes and the terminal.
+ * Paths are plain strings; no shell is ever involved in {@link Host.run}.
+ */
+export interface Host {
+  /** An environment variable, or `undefined`. */
+  env(name: string): string | undefined;
+  /** The user's home directory. */
+  homeDir(): string | undefined;
+  /** This machine's host name. */
+  hostname(): string;
+  /** Reads a whole file. Rejects with the runtime's not-found error when absent. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Metadata, or `null` when the path does not exist. */
+  stat(path: string): Promise<FileInfo | null>;
+  /**
+   * Runs `argv[0]` with arguments `argv.slice(1)` (no shell), feeding
+   * `stdin` when given, and collects its output.
+   */
+  run(argv: readonly string[], options?: { stdin?: Uint8Array; timeoutMs?: number }): Promise<RunResult>;
+}
+
+/** What a runtime adapter provides. */
+export interface Runtime {
+  readonly name: "deno" | "bun" | "node";
+  readonly connector: Connector;
+  readonly host: Host;
+}
+
+// Structural declarations of the globals we feature-detect (design note 7).
+declare const Deno: { version?: { deno?: string } } | undefined;
+declare const Bun: { version?: string } | undefined;
+
+/** Which runtime this code runs on, by feature detection. */
+export function detectRuntime(): "deno" | "bun" | "node" {
+  if (typeof Deno !== "undefined" && Deno?.version?.deno) return "deno";
+  if (typeof Bun !== "undefined" && typeof Bun?.version === "string") return "bun";
+  return "node";
+}
+
+let cached: Promise<Runtime> | undefined;
+
+/**
+ * The adapter for the current runtime, loaded on first use.
+ *
+ * @returns The runtime's connector and host services.
+ * @example
+ * ```ts
+ * const rt = await runtime();
+ * const transport = await rt.connector.connect({ hostname: "127.0.0.1", port: 25 });
+ * ```
+ */
+export function runtime(): Promise<Runtime> {
+  cached ??= (async (): Promise<Runtime> => {
+    switch (detectRuntime()) {
+      case "deno":
+        return (await import("./src/runtime/deno.ts")).denoRuntime();
+      case "bun":
+        return (await import("./src/runtime/bun.ts")).bunRuntime();
+      default:
+        return (await import("./src/runtime/node.ts")).nodeRuntime();
+    }
+  })();
+  return cached;
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the demo need on a fresh Debian machine:
+# Debian packages (real mail servers for interop tests) and the pinned npm dev
+# dependencies (bun and deno come from npm). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(postfix dovecot-core swaks python3-aiosmtpd msmtp s-nail openssl git procmail)
+missing=()
+for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian postfix package may start a system instance on port 25; the tests
+# run their own instances on loopback high ports and do not need it.
+
+if [ -f package-lock.json ]; then npm ci --no-fund --no-audit --loglevel=error; else npm install --no-fund --no-audit --loglevel=error; fi
+echo "setup: done (node $(node --version), bun $(npx --no bun --version), $(npx --no deno --version | head -1))"

@@ -1,0 +1,143 @@
+/**
+ * One error hierarchy for everything smtpsend reports.
+ *
+ * Every error carries the SMTP `phase` it happened in and whether it is
+ * `temporary` (retrying later may succeed: 4xx replies, time-outs, network
+ * failures) or permanent. Bad arguments are reported with the built-in
+ * `TypeError` / `RangeError` instead.
+ *
+ * @module
+ */
+
+/** The stage of an SMTP session an error or reply belongs to. */
+export type SmtpPhase =
+  | "connect"
+  | "greeting"
+  | "ehlo"
+  | "helo"
+  | "starttls"
+  | "tls"
+  | "auth"
+  | "mail"
+  | "rcpt"
+  | "data"
+  | "bdat"
+  | "message"
+  | "rset"
+  | "noop"
+  | "vrfy"
+  | "verb"
+  | "quit"
+  | "mda"
+  | "queue"
+  | "config"
+  | "compose";
+
+/** Fields every {@link SmtpError} may carry. */
+export interface SmtpErrorOptions {
+  /** The SMTP session stage where it happened. */
+  phase?: SmtpPhase;
+  /** Three-digit reply code, when the error comes from a server reply. */
+  code?: number;
+  /** RFC 3463 enhanced status code such as `"5.1.1"`, when the server sent one. */
+  enhancedCode?: string;
+  /** Whether trying again later may succeed. */
+  temporary?: boolean;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/** Base class of every error smtpsend throws for a failed mail operation. */
+export class SmtpError extends Error {
+  /** The SMTP session stage where it happened, when known. */
+  readonly phase: SmtpPhase | undefined;
+  /** Three-digit reply code, when the error comes from a server reply. */
+  readonly code: number | undefined;
+  /** RFC 3463 enhanced status code such as `"5.1.1"`, when known. */
+  readonly enhancedCode: string | undefined;
+  /** Whether trying again later may succeed. */
+  readonly temporary: boolean;
+
+  /**
+   * @param message Sentence-case description; quote values.
+   * @param options Phase, codes, temporariness and cause.
+   */
+  constructor(message: string, options: SmtpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.phase = options.phase;
+    this.code = options.code;
+    this.enhancedCode = options.enhancedCode;
+    this.temporary = options.temporary ?? false;
+  }
+}
+
+/** The connection could not be opened, or broke. Temporary by default. */
+export class ConnectionError extends SmtpError {
+  /**
+   * @param message What failed.
+   * @param options Phase and cause; `temporary` defaults to `true`.
+   */
+  constructor(message: string, options: SmtpErrorOptions = {}) {
+    super(message, { temporary: true, ...options });
+  }
+}
+
+/** TLS could not be established or the peer's certificate was refused. Permanent by default. */
+export class TlsError extends SmtpError {}
+
+/** The peer broke the SMTP protocol (malformed reply, oversized reply, unexpected bytes). */
+export class ProtocolError extends SmtpError {}
+
+/** A stage did not finish within its deadline. Temporary. */
+export class TimeoutError extends SmtpError {
+  /** The deadline that was exceeded, in milliseconds. */
+  readonly timeoutMs: number;
+  /**
+   * @param message What timed out.
+   * @param timeoutMs The deadline, in milliseconds.
+   * @param options Phase and cause.
+   */
+  constructor(message: string, timeoutMs: number, options: SmtpErrorOptions = {}) {
+    super(message, { temporary: true, ...options });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The server answered with a negative reply (4xx temporary, 5xx permanent). */
+export class ReplyError extends SmtpError {
+  /** The reply's text lines, without the code. */
+  readonly lines: readonly string[];
+  /**
+   * @param message Description including the server's text.
+   * @param reply The server's reply.
+   * @param phase The stage the reply answered.
+   */
+  constructor(
+    message: string,
+    reply: { readonly code: number; readonly enhanced: string | null; readonly lines: readonly string[] },
+    phase: SmtpPhase,
+  ) {
+    super(message, {
+      phase,
+      code: reply.code,
+      enhancedCode: reply.enhanced ?? undefined,
+      temporary: reply.code >= 400 && reply.code < 500,
+    });
+    this.lines = reply.lines;
+  }
+}
+
+/** Authentication failed, was refused, or would have been unsafe (no TLS). */
+export class AuthError extends SmtpError {}
+
+/** The configuration, a credentials file or a command line is invalid. Permanent. */
+export class ConfigError extends SmtpError {
+  /**
+   * @param message What is wrong, naming the file or option.
+   * @param options Cause.
+   */
+  constructor(message: string, options: SmtpErrorOptions = {}) {
+    super(message, { phase: "config", ...options });
+  }
+}
