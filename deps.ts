@@ -130,6 +130,8 @@ export interface RunResult {
 /**
  * Operating-system services: files, environment, processes and the terminal.
  * Paths are plain strings; no shell is ever involved in {@link Host.run}.
+ * Failing file operations reject with the runtime's error; adapters set
+ * `code` on it to the POSIX name (`"ENOENT"`, `"EEXIST"`, `"ENOSPC"`, …).
  */
 export interface Host {
   /** An environment variable, or `undefined`. */
@@ -138,15 +140,57 @@ export interface Host {
   homeDir(): string | undefined;
   /** This machine's host name. */
   hostname(): string;
-  /** Reads a whole file. Rejects with the runtime's not-found error when absent. */
+  /** This process's id. */
+  pid(): number;
+  /** Reads a whole file. */
   readFile(path: string): Promise<Uint8Array>;
+  /** Streams a file in chunks without reading it whole. */
+  readStream(path: string): AsyncIterable<Uint8Array>;
   /** Metadata, or `null` when the path does not exist. */
   stat(path: string): Promise<FileInfo | null>;
+  /**
+   * Writes a file. `exclusive` fails with `EEXIST` if it exists; `mode`
+   * applies on creation; `sync` fsyncs the file before resolving.
+   */
+  writeFile(
+    path: string,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    options?: { mode?: number; exclusive?: boolean; sync?: boolean },
+  ): Promise<void>;
+  /** Appends to a file, creating it with `mode` (default 0o600). */
+  appendFile(path: string, data: Uint8Array, options?: { mode?: number }): Promise<void>;
+  /** Atomic rename within one file system. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file (not an error if it is already gone when `force`). */
+  remove(path: string, options?: { force?: boolean }): Promise<void>;
+  /** Creates a directory (and parents with `recursive`), with `mode` on creation. */
+  mkdir(path: string, options?: { mode?: number; recursive?: boolean }): Promise<void>;
+  /** Names (not paths) of a directory's entries. */
+  readDir(path: string): Promise<string[]>;
+  /** fsyncs a directory so renames and creations in it are durable. */
+  syncDir(path: string): Promise<void>;
   /**
    * Runs `argv[0]` with arguments `argv.slice(1)` (no shell), feeding
    * `stdin` when given, and collects its output.
    */
-  run(argv: readonly string[], options?: { stdin?: Uint8Array; timeoutMs?: number }): Promise<RunResult>;
+  run(
+    argv: readonly string[],
+    options?: { stdin?: Uint8Array | AsyncIterable<Uint8Array>; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<RunResult>;
+  /** Standard input as a stream of chunks. */
+  stdin(): AsyncIterable<Uint8Array>;
+  /** Writes to standard error without a newline being added. */
+  writeStderr(text: string): void;
+  /** Writes to standard output without a newline being added. */
+  writeStdout(text: string): void;
+  /** Whether the stream is attached to a terminal. */
+  isTerminal(stream: "stdin" | "stdout" | "stderr"): boolean;
+  /**
+   * Asks a question on the terminal and reads one line. With `echo: false`
+   * the typed characters are not shown (passwords). Resolves `null` when no
+   * terminal is attached or input ends.
+   */
+  prompt(question: string, options?: { echo?: boolean }): Promise<string | null>;
 }
 
 /** What a runtime adapter provides. */
