@@ -1,0 +1,421 @@
+/**
+ * msmtp's configuration format (`~/.msmtprc`, `$XDG_CONFIG_HOME/msmtp/config`),
+ * read so msmtp users can switch without rewriting their file.
+ *
+ * Syntax, as msmtp reads it: one `command [argument]` per line; the argument
+ * is the rest of the line with surrounding blanks removed and, when it starts
+ * and ends with `"`, those quotes removed (no escapes). Lines whose first
+ * non-blank character is `#` are comments; a `#` later in a line is data.
+ * `on` may be written as an empty argument. A leading `~` in file names is
+ * the home directory. In `from` and `domain`, `%U` (user), `%H`/`%C` (host
+ * name), `%M` (`/etc/mailname`) and `%%` are expanded.
+ *
+ * Structure: `defaults` settings apply to the accounts defined after them;
+ * `account NAME [: PARENT[,PARENT…]]` starts an account that inherits the
+ * settings written in its parents; `account default : NAME` makes the
+ * default. `from` may be a shell pattern (msmtp 1.8.16) matched against the
+ * envelope sender.
+ *
+ * Mapping: `tls off` → `"none"`; `tls on` → `"starttls-required"`, or
+ * `"implicit"` with `tls_starttls off`; no `tls` → the client's default
+ * (opportunistic STARTTLS, never plaintext authentication). The port defaults
+ * to 465 for implicit TLS, else 25, as in msmtp.
+ *
+ * Supported: host, port, timeout (connect_timeout), protocol smtp, domain,
+ * from, from_full_name, auth, user, password, passwordeval, ntlmdomain, tls,
+ * tls_starttls (tls_nostarttls), tls_trust_file (`system`), tls_cert_file,
+ * tls_key_file, tls_certcheck (tls_nocertcheck), tls_host_override,
+ * dsn_notify, dsn_return, pipelining, auto_from + maildomain (as `from
+ * %U@maildomain`).
+ *
+ * Ignored with a warning: logfile, logfile_time_format, syslog,
+ * tls_priorities, tls_min_dh_prime_bits. Accepted only with their default
+ * value (anything else is an error): keepbcc off, remove_bcc_headers on,
+ * undisclosed_recipients off, set_from_header auto, set_date_header auto,
+ * add_missing_from_header on, add_missing_date_header on,
+ * allow_from_override on, tls_force_sslv3 off, aliases (empty).
+ *
+ * Rejected as unsupported: tls_fingerprint, tls_crl_file, protocol lmtp,
+ * source_ip, proxy_host, proxy_port, socket, eval, and auth methods
+ * gssapi, external, digest-md5.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import { dsnNotifyOf, dsnReturnOf, expandHome, portOf } from "./common.ts";
+import { shellCommand } from "./passwordeval.ts";
+import { parseAuthValue } from "./rcfile.ts";
+import type { Account, DsnNotify, ParsedConfig, PasswordCommand } from "./types.ts";
+
+/** Values for msmtp's `%U`, `%H`, `%C`, `%M` expansions. */
+export interface MsmtpVars {
+  /** `%U`: the user name (`$USER`, else `$LOGNAME`). */
+  readonly user?: string;
+  /** `%H` (and `%C`): this machine's host name. */
+  readonly hostname?: string;
+  /** `%M`: the contents of `/etc/mailname`. */
+  readonly mailname?: string;
+}
+
+/** Options of {@link parseMsmtprc}. */
+export interface MsmtprcOptions {
+  /** File name for messages and {@link Account.source}. Default `"msmtprc"`. */
+  readonly file?: string;
+  /** Home directory for `~` in file names. */
+  readonly home?: string;
+  /** Values for `%U`, `%H`, `%C`, `%M`. */
+  readonly vars?: MsmtpVars;
+}
+
+interface Settings {
+  host?: string;
+  port?: number;
+  timeoutMs?: number | null;
+  domain?: string | null;
+  from?: string | null;
+  fromName?: string | null;
+  autoFrom?: boolean;
+  maildomain?: string | null;
+  auth?: { auth: boolean; method?: string };
+  user?: string | null;
+  password?: string | null;
+  passwordEval?: PasswordCommand | null;
+  ntlmDomain?: string | null;
+  tls?: boolean;
+  starttls?: boolean;
+  caFile?: string | null;
+  certFile?: string | null;
+  keyFile?: string | null;
+  certcheck?: boolean;
+  servername?: string | null;
+  dsnNotify?: DsnNotify | null;
+  dsnReturn?: "FULL" | "HDRS" | null;
+  pipelining?: boolean;
+}
+
+interface AccountDef {
+  name: string;
+  line: number;
+  explicit: Settings;
+  effective: Settings;
+}
+
+const IGNORED = new Set(["logfile", "logfile_time_format", "syslog", "tls_priorities", "tls_min_dh_prime_bits"]);
+
+/** Commands accepted only with the value that matches what smtpsend does anyway. */
+const DEFAULT_ONLY: Readonly<Record<string, readonly string[]>> = {
+  keepbcc: ["off"],
+  remove_bcc_headers: ["on", ""],
+  undisclosed_recipients: ["off"],
+  set_from_header: ["auto"],
+  set_date_header: ["auto"],
+  add_missing_from_header: ["on", ""],
+  add_missing_date_header: ["on", ""],
+  allow_from_override: ["on", ""],
+  tls_force_sslv3: ["off"],
+  aliases: [""],
+};
+
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  tls_fingerprint: "certificate pinning is not supported; use tls_trust_file with the server's CA certificate",
+  tls_crl_file: "certificate revocation lists are not supported",
+  source_ip: "choosing the source address is not supported",
+  proxy_host: "SOCKS proxies are not supported",
+  proxy_port: "SOCKS proxies are not supported",
+  socket: "local sockets are not supported",
+  eval: "eval is not supported; write the commands out",
+};
+
+function expandVars(value: string, vars: MsmtpVars | undefined, where: string): string {
+  return value.replace(/%([%UHCM])/g, (_, c: string) => {
+    switch (c) {
+      case "%":
+        return "%";
+      case "U":
+        if (vars?.user === undefined) throw new ConfigError(`${where}: "%U" cannot be expanded: the user name is unknown`);
+        return vars.user;
+      case "M":
+        if (vars?.mailname !== undefined) return vars.mailname;
+      // falls through: without /etc/mailname, the host name
+      default:
+        if (vars?.hostname === undefined) throw new ConfigError(`${where}: "%${c}" cannot be expanded: the host name is unknown`);
+        return vars.hostname;
+    }
+  });
+}
+
+function onOff(arg: string, cmd: string, where: string): boolean {
+  if (arg === "" || arg === "on") return true;
+  if (arg === "off") return false;
+  throw new ConfigError(`${where}: Invalid argument "${arg}" for command "${cmd}"; use on or off`);
+}
+
+/** Removes surrounding blanks and, when present on both ends, double quotes (msmtp's `trim_string`). */
+function trimArg(s: string): string {
+  const t = s.replace(/^[ \t]+|[ \t]+$/g, "");
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+/**
+ * Parses an msmtp configuration file.
+ *
+ * @param text The file's contents.
+ * @param options File name, home directory and `%` expansion values.
+ * @returns The accounts in file order, the default account, and whether it holds secrets.
+ * @throws {ConfigError} On an unknown or unsupported command or a bad argument, naming `file:line`.
+ * @example
+ * ```ts
+ * const cfg = parseMsmtprc("account work\nhost smtp.example.org\nfrom me@example.org\naccount default : work\n");
+ * cfg.defaultAccount; // "default"
+ * ```
+ */
+export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): ParsedConfig {
+  const file = options.file ?? "msmtprc";
+  const defaults: Settings = {};
+  const accounts: AccountDef[] = [];
+  const warnings: string[] = [];
+  let current: Settings | null = null;
+  let currentDef: AccountDef | null = null;
+  let containsSecrets = false;
+
+  const lines = text.split("\n");
+  for (let n = 0; n < lines.length; n++) {
+    const lineNo = n + 1;
+    const where = `${file}:${lineNo}`;
+    const line = lines[n]!.replace(/\r$/, "").replace(/^[ \t]+/, "");
+    if (line === "" || line.startsWith("#")) continue;
+    const sp = line.search(/[ \t]/);
+    const cmd = sp === -1 ? line : line.slice(0, sp);
+    const arg = sp === -1 ? "" : trimArg(line.slice(sp));
+
+    if (cmd === "defaults") {
+      if (arg !== "") throw new ConfigError(`${where}: Command "defaults" does not take an argument`);
+      current = defaults;
+      currentDef = null;
+      continue;
+    }
+    if (cmd === "account") {
+      const colon = arg.indexOf(":");
+      const name = trimArg(colon === -1 ? arg : arg.slice(0, colon));
+      if (name === "") throw new ConfigError(`${where}: Missing account name`);
+      if (/[:,]/.test(name)) throw new ConfigError(`${where}: An account name must not contain colons or commas`);
+      if (accounts.some((a) => a.name === name)) throw new ConfigError(`${where}: Account "${name}" is already defined`);
+      const explicit: Settings = {};
+      if (colon !== -1) {
+        for (const p of arg.slice(colon + 1).split(",")) {
+          const parentName = trimArg(p);
+          if (parentName === "") throw new ConfigError(`${where}: Missing account name after ":"`);
+          const parent = accounts.find((a) => a.name === parentName);
+          if (!parent) throw new ConfigError(`${where}: Account "${parentName}" is not (yet) defined`);
+          Object.assign(explicit, parent.explicit);
+        }
+      }
+      currentDef = { name, line: lineNo, explicit, effective: { ...defaults, ...explicit } };
+      accounts.push(currentDef);
+      current = currentDef.effective;
+      continue;
+    }
+    if (current === null) {
+      // msmtp before 1.4 allowed settings without an account: they form "default".
+      currentDef = { name: "default", line: lineNo, explicit: {}, effective: { ...defaults } };
+      accounts.push(currentDef);
+      current = currentDef.effective;
+    }
+    const target = current;
+    const set = <K extends keyof Settings>(key: K, value: Settings[K]): void => {
+      target[key] = value;
+      if (currentDef) currentDef.explicit[key] = value;
+    };
+    const file_ = (v: string): string | null => (v === "" ? null : expandHome(v, options.home));
+    const needArg = (): void => {
+      if (arg === "") throw new ConfigError(`${where}: Command "${cmd}" needs an argument`);
+    };
+
+    if (IGNORED.has(cmd)) {
+      warnings.push(`${where}: "${cmd}" is ignored by smtpsend`);
+      continue;
+    }
+    const allowed = DEFAULT_ONLY[cmd];
+    if (allowed) {
+      if (!allowed.includes(arg)) {
+        throw new ConfigError(
+          `${where}: "${cmd} ${arg}" is not supported by smtpsend; only "${cmd} ${allowed[0]}" (what smtpsend does) is accepted`,
+        );
+      }
+      continue;
+    }
+    const why = UNSUPPORTED[cmd];
+    if (why !== undefined) throw new ConfigError(`${where}: "${cmd}" is not supported by smtpsend: ${why}`);
+
+    switch (cmd) {
+      case "host":
+        needArg();
+        set("host", arg);
+        break;
+      case "port": {
+        needArg();
+        const p = /^\d+$/.test(arg) ? portOf(arg) : undefined;
+        if (p === undefined) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "port"`);
+        set("port", p);
+        break;
+      }
+      case "timeout":
+      case "connect_timeout": {
+        needArg();
+        if (arg === "off") {
+          set("timeoutMs", null);
+          break;
+        }
+        const s = /^\d+$/.test(arg) ? Number(arg) : 0;
+        if (s < 1) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "${cmd}"`);
+        set("timeoutMs", s * 1000);
+        break;
+      }
+      case "protocol":
+        if (arg === "lmtp") throw new ConfigError(`${where}: "protocol lmtp" is not supported by smtpsend`);
+        if (arg !== "smtp") throw new ConfigError(`${where}: Invalid argument "${arg}" for command "protocol"`);
+        break;
+      case "domain":
+        set("domain", arg === "" ? null : expandVars(arg, options.vars, where));
+        break;
+      case "from":
+        set("from", arg === "" ? null : expandVars(arg, options.vars, where));
+        break;
+      case "from_full_name":
+        set("fromName", arg === "" ? null : arg);
+        break;
+      case "auto_from":
+        set("autoFrom", onOff(arg, cmd, where));
+        break;
+      case "maildomain":
+        set("maildomain", arg === "" ? null : arg);
+        break;
+      case "auth": {
+        const a = parseAuthValue(arg, where);
+        set("auth", a);
+        break;
+      }
+      case "user":
+        set("user", arg === "" ? null : arg);
+        break;
+      case "password":
+        set("password", arg === "" ? null : arg);
+        if (arg !== "") containsSecrets = true;
+        break;
+      case "passwordeval":
+        set("passwordEval", arg === "" ? null : shellCommand(arg, where));
+        break;
+      case "ntlmdomain":
+        set("ntlmDomain", arg === "" ? null : arg);
+        break;
+      case "tls":
+        set("tls", onOff(arg, cmd, where));
+        break;
+      case "tls_starttls":
+        set("starttls", onOff(arg, cmd, where));
+        break;
+      case "tls_nostarttls":
+        set("starttls", false);
+        break;
+      case "tls_trust_file":
+        set("caFile", arg === "system" ? null : file_(arg));
+        break;
+      case "tls_cert_file":
+        set("certFile", file_(arg));
+        break;
+      case "tls_key_file":
+        set("keyFile", file_(arg));
+        break;
+      case "tls_certcheck":
+        set("certcheck", onOff(arg, cmd, where));
+        break;
+      case "tls_nocertcheck":
+        set("certcheck", false);
+        break;
+      case "tls_host_override":
+        set("servername", arg === "" ? null : arg);
+        break;
+      case "dsn_notify": {
+        needArg();
+        if (arg === "off") {
+          set("dsnNotify", null);
+          break;
+        }
+        const d = dsnNotifyOf(arg);
+        if (d === undefined) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "dsn_notify"`);
+        set("dsnNotify", d);
+        break;
+      }
+      case "dsn_return": {
+        needArg();
+        if (arg === "off") {
+          set("dsnReturn", null);
+          break;
+        }
+        const d = dsnReturnOf(arg);
+        if (d === undefined) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "dsn_return"`);
+        set("dsnReturn", d);
+        break;
+      }
+      case "pipelining":
+        if (arg === "auto") set("pipelining", true);
+        else set("pipelining", onOff(arg, cmd, where));
+        break;
+      default:
+        throw new ConfigError(`${where}: Unknown command "${cmd}"`);
+    }
+  }
+
+  const result = accounts.map((a) => finish(a, file, options.vars));
+  const def = accounts.find((a) => a.name === "default");
+  return {
+    file,
+    format: "msmtp",
+    accounts: result,
+    containsSecrets,
+    warnings,
+    ...(def ? { defaultAccount: def.name } : {}),
+  };
+}
+
+function finish(def: AccountDef, file: string, vars: MsmtpVars | undefined): Account {
+  const s = def.effective;
+  const tls = s.tls === undefined ? undefined : !s.tls ? "none" : s.starttls === false ? "implicit" : "starttls-required";
+  const out: Record<string, unknown> = {
+    name: def.name,
+    source: { file, format: "msmtp", line: def.line },
+    tlsVerify: s.certcheck ?? true,
+    allowPlaintextAuth: false,
+    forceMda: false,
+    queue: false,
+  };
+  const put = (key: keyof Account, value: unknown): void => {
+    if (value !== undefined && value !== null) out[key] = value;
+  };
+  let from = s.from;
+  if ((from === undefined || from === null) && s.autoFrom) {
+    const where = `${file}:${def.line}`;
+    from = expandVars(s.maildomain ? `%U@${s.maildomain}` : "%U", vars, where);
+  }
+  put("from", from);
+  put("fromName", s.fromName);
+  put("host", s.host);
+  put("port", s.port ?? (tls === "implicit" ? 465 : 25));
+  put("tls", tls);
+  put("servername", s.servername);
+  put("caFile", s.caFile);
+  put("certFile", s.certFile);
+  put("keyFile", s.keyFile);
+  put("auth", s.auth?.auth);
+  put("authMethod", s.auth?.method);
+  put("user", s.user);
+  put("password", s.password);
+  put("passwordEval", s.passwordEval);
+  put("ntlmDomain", s.ntlmDomain);
+  put("helo", s.domain);
+  put("timeoutMs", s.timeoutMs);
+  put("pipelining", s.pipelining);
+  put("dsnNotify", s.dsnNotify);
+  put("dsnReturn", s.dsnReturn);
+  return Object.freeze(out) as unknown as Account;
+}

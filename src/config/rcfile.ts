@@ -1,0 +1,532 @@
+/**
+ * The esmtp configuration format (esmtprc(5)), smtpsend's native format for
+ * `~/.smtpsendrc`, also read from `~/.esmtprc`.
+ *
+ * Syntax: statements `keyword [=] value`, usually one per line; as in
+ * esmtp, whose lexer ignores newlines, several may share a line. A value
+ * starts on its keyword's line and is a bare word or enclosed in double or
+ * single quotes; C escapes (`\n`, `\t`, `\\`, `\"`, `\xHH`, `\0ooo`) apply
+ * inside and outside quotes, as in esmtp. A `#` that starts a word begins a
+ * comment to the end of the line (inside a word it is data). Keywords are
+ * case-insensitive. A value with spaces must be quoted.
+ *
+ * Structure: settings before the first `identity ADDRESS` (or
+ * `identity = ADDRESS`) form the account named `"default"`; each identity
+ * is an account chosen by the envelope sender; settings are NOT inherited.
+ * `default` marks the current identity as the default; without it the first
+ * block with a setting is (esmtp's rule). `mda` is global, as in esmtp.
+ *
+ * esmtp keywords: `hostname`/`host` (`host[:port]`, `[ipv6]:port`; the port
+ * may be a service name; default 587), `username`/`user`, `password`/`pass`,
+ * `starttls`/`tls` (`enabled|disabled|required`), `certificate_passphrase`/
+ * `passphrase`, `helo`, `qualifydomain`, `force sender`, `force
+ * reverse_path`, `mda`, `identity`, `default`. `preconnect` and
+ * `postconnect` are rejected: smtpsend runs no shell commands around a
+ * connection (start an ssh tunnel yourself).
+ *
+ * smtpsend keywords: `tls` also takes `none`, `starttls` (= required),
+ * `starttls-required`, `starttls-opportunistic`, `implicit`; `port`,
+ * `auth` (on/off/mechanism), `passwordeval` (shell command line),
+ * `ca_file`, `cert_file`, `key_file`, `requires_auth` (on/off or a regular
+ * expression matched against the server name), `queue`, `queue_dir`,
+ * `tls_verify` (discouraged), `force_mda`, `timeout` (seconds or off),
+ * `dsn_notify`, `dsn_return`, `allow_plaintext_auth`, `message_id`,
+ * `pipelining`, and `force_sender`/`force_reverse_path` spellings.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import {
+  booleanOf,
+  dsnNotifyOf,
+  dsnReturnOf,
+  expandHome,
+  portOf,
+  SUPPORTED_MECHANISMS,
+} from "./common.ts";
+import { shellCommand } from "./passwordeval.ts";
+import type { Account, ConfigFormat, ParsedConfig, TlsMode } from "./types.ts";
+
+/** Options of {@link parseRcfile}. */
+export interface RcfileOptions {
+  /** File name for messages and {@link Account.source}. Default `"smtpsendrc"`. */
+  readonly file?: string;
+  /** `"smtpsend"` (default) or `"esmtp"`; only recorded in the result. */
+  readonly format?: Extract<ConfigFormat, "smtpsend" | "esmtp">;
+  /** Home directory for `~/` in file names. */
+  readonly home?: string;
+}
+
+/** Port esmtp uses when `hostname` gives none. */
+export const ESMTP_DEFAULT_PORT = 587;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface Block {
+  name: string;
+  line: number | null;
+  used: boolean;
+  fields: Partial<Mutable<Account>>;
+  portExplicit: boolean;
+}
+
+/** C-style escapes as esmtp's lexer processes them. */
+function unescape(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c !== "\\" || i + 1 >= s.length) {
+      out += c;
+      continue;
+    }
+    const n = s[++i]!;
+    if (n === "x" || n === "X") {
+      const m = /^[0-9a-fA-F]{1,2}/.exec(s.slice(i + 1));
+      out += String.fromCharCode(m ? parseInt(m[0], 16) : 0);
+      i += m ? m[0].length : 0;
+    } else if (n === "0") {
+      const m = /^[0-7]{0,2}/.exec(s.slice(i + 1))!;
+      out += String.fromCharCode(parseInt("0" + m[0], 8));
+      i += m[0].length;
+    } else if (n >= "1" && n <= "9") {
+      const m = /^[0-9]{0,2}/.exec(s.slice(i + 1))!;
+      out += String.fromCharCode(parseInt(n + m[0], 10));
+      i += m[0].length;
+    } else {
+      out += n === "n" ? "\n" : n === "t" ? "\t" : n === "b" ? "\b" : n === "r" ? "\r" : n;
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads statements the way esmtp's lexer does: newlines are mere blanks, so
+ * several statements may share a line (the seed's flattened samples), and a
+ * `#` that starts a word comments out the rest of the line. Unlike esmtp, a
+ * value must start on its keyword's line and a bare value may contain `=`.
+ */
+class Scanner {
+  pos = 0;
+  line = 1;
+  readonly #text: string;
+  readonly #file: string;
+
+  constructor(text: string, file: string) {
+    this.#text = text;
+    this.#file = file;
+  }
+
+  where(line = this.line): string {
+    return `${this.#file}:${line}`;
+  }
+
+  /** Skips blanks, newlines and comments; `false` at the end of the text. */
+  skip(): boolean {
+    const t = this.#text;
+    while (this.pos < t.length) {
+      const c = t[this.pos]!;
+      if (c === "\n") this.line++;
+      else if (c === "#") {
+        const nl = t.indexOf("\n", this.pos);
+        this.pos = nl === -1 ? t.length : nl;
+        continue;
+      } else if (!/\s/.test(c)) return true;
+      this.pos++;
+    }
+    return false;
+  }
+
+  /** Skips blanks on the current line only. */
+  #skipInline(): void {
+    while (this.pos < this.#text.length && /[ \t\r\f\v]/.test(this.#text[this.pos]!)) this.pos++;
+  }
+
+  /** The next whitespace-delimited word, raw (for keywords and messages). */
+  word(): string {
+    const t = this.#text;
+    const start = this.pos;
+    while (this.pos < t.length && !/[\s=]/.test(t[this.pos]!)) this.pos++;
+    return t.slice(start, this.pos);
+  }
+
+  /** Consumes an optional `=` (with blanks around it) on the current line. */
+  map(): void {
+    this.#skipInline();
+    if (this.#text[this.pos] === "=") this.pos++;
+    this.#skipInline();
+  }
+
+  /** A value on the current line (quoted or bare, escapes applied), or `null` when the line ends. */
+  value(): string | null {
+    const t = this.#text;
+    const c = t[this.pos];
+    if (c === undefined || c === "\n" || c === "#") return null;
+    if (c === '"' || c === "'") {
+      let j = this.pos + 1;
+      while (j < t.length && t[j] !== c && t[j] !== "\n") j += t[j] === "\\" && t[j + 1] !== "\n" ? 2 : 1;
+      if (j >= t.length || t[j] !== c) throw new ConfigError(`${this.where()}: Unterminated quote`);
+      const v = unescape(t.slice(this.pos + 1, j));
+      this.pos = j + 1;
+      return v;
+    }
+    const start = this.pos;
+    while (this.pos < t.length && !/\s/.test(t[this.pos]!)) this.pos++;
+    return unescape(t.slice(start, this.pos));
+  }
+}
+
+/**
+ * Splits `host[:port]` / `[ipv6]:port` as esmtp's `hostname` takes it.
+ *
+ * @param value The value.
+ * @param where `file:line` for messages.
+ * @returns Host (IPv6 without brackets) and port when given.
+ * @throws {ConfigError} On an empty host or an unknown port/service.
+ */
+export function parseHostPort(value: string, where: string): { host: string; port?: number } {
+  let host = value;
+  let port: string | undefined;
+  const v6 = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
+  if (v6) {
+    host = v6[1]!;
+    port = v6[2];
+  } else if (value.indexOf(":") !== -1 && value.indexOf(":") === value.lastIndexOf(":")) {
+    const i = value.indexOf(":");
+    host = value.slice(0, i);
+    port = value.slice(i + 1);
+  }
+  if (host === "") throw new ConfigError(`${where}: Missing host name in "${value}"`);
+  if (port === undefined) return { host };
+  const n = portOf(port);
+  if (n === undefined) throw new ConfigError(`${where}: Unknown port or service "${port}" in "${value}"`);
+  return { host, port: n };
+}
+
+/** Every keyword of the format (after `force sender` → `force_sender`). */
+const KEYWORDS: ReadonlySet<string> = new Set([
+  "identity", "default", "mda", "hostname", "host", "port", "username", "user", "password", "pass",
+  "passwordeval", "certificate_passphrase", "passphrase", "starttls", "tls", "helo", "qualifydomain",
+  "force_sender", "force_reverse_path", "message_id", "auth", "ca_file", "cert_file", "key_file",
+  "requires_auth", "queue", "queue_dir", "tls_verify", "force_mda", "allow_plaintext_auth", "pipelining",
+  "timeout", "dsn_notify", "dsn_return",
+]);
+
+const SECRET_KEYWORDS = new Set(["password", "pass", "certificate_passphrase", "passphrase"]);
+
+const TLS_WORDS: Readonly<Record<string, TlsMode>> = {
+  enabled: "starttls-opportunistic",
+  disabled: "none",
+  required: "starttls-required",
+  none: "none",
+  starttls: "starttls-required",
+  "starttls-required": "starttls-required",
+  "starttls-opportunistic": "starttls-opportunistic",
+  implicit: "implicit",
+};
+
+/**
+ * Checks an `auth` value: on/off or a supported mechanism.
+ *
+ * @param value The value.
+ * @param where `file:line`.
+ * @returns `auth` and the upper-case mechanism.
+ * @throws {ConfigError} On an unsupported mechanism.
+ */
+export function parseAuthValue(value: string, where: string): { auth: boolean; method?: string } {
+  const b = booleanOf(value);
+  if (b !== undefined || value === "") return { auth: b ?? true };
+  const m = value.toUpperCase();
+  if (!SUPPORTED_MECHANISMS.includes(m)) {
+    throw new ConfigError(
+      `${where}: Unsupported authentication mechanism "${value}"; use on, off or one of ${SUPPORTED_MECHANISMS.join(", ")}`,
+    );
+  }
+  return { auth: true, method: m };
+}
+
+/**
+ * Parses an esmtp-format configuration file (also smtpsend's own format).
+ *
+ * @param text The file's contents.
+ * @param options File name, format tag and home directory.
+ * @returns The accounts (identities), the default, and whether it holds secrets.
+ * @throws {ConfigError} On an unknown or unsupported keyword or a bad value, naming `file:line`.
+ * @example
+ * ```ts
+ * const cfg = parseRcfile('hostname = mail.myisp.com:25\nusername = "myself"\n', { file: "~/.esmtprc" });
+ * cfg.accounts[0]?.host; // "mail.myisp.com"
+ * ```
+ */
+export function parseRcfile(text: string, options: RcfileOptions = {}): ParsedConfig {
+  const file = options.file ?? "smtpsendrc";
+  const format = options.format ?? "smtpsend";
+  const global: Block = { name: "default", line: null, used: false, fields: {}, portExplicit: false };
+  const blocks: Block[] = [global];
+  let current = global;
+  let defaultBlock: Block | undefined;
+  let mda: string | undefined;
+  let containsSecrets = false;
+  const seen = new Map<string, number>();
+
+  const sc = new Scanner(text, file);
+  // The previous statement, to explain a stray word after an unquoted value.
+  let prev: { keyword: string; line: number } | undefined;
+  while (sc.skip()) {
+    const lineNo = sc.line;
+    const where = sc.where();
+    const word = sc.word();
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(word)) {
+      const found = word === "" ? sc.value() ?? "=" : word;
+      if (prev && prev.line === lineNo) {
+        const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : `"${found}"`;
+        throw new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
+      }
+      throw new ConfigError(`${where}: Expected a keyword, found "${found}"`);
+    }
+    let keyword = word.toLowerCase();
+    if (keyword === "force") {
+      sc.map();
+      const sub = sc.word().toLowerCase();
+      if (sub !== "sender" && sub !== "reverse_path") {
+        throw new ConfigError(`${where}: "force" must be followed by "sender" or "reverse_path"`);
+      }
+      keyword = `force_${sub}`;
+    }
+    const shown = keyword.startsWith("force_") ? keyword.replace("_", " ") : keyword;
+    if (!KEYWORDS.has(keyword)) {
+      if (prev && prev.line === lineNo) {
+        const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : `"${word}"`;
+        throw new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
+      }
+      if (keyword === "preconnect" || keyword === "postconnect") {
+        throw new ConfigError(
+          `${where}: "${keyword}" is not supported: smtpsend does not run shell commands around a connection; start the tunnel (e.g. ssh -L) before sending`,
+        );
+      }
+      throw new ConfigError(`${where}: Unknown keyword "${word}"`);
+    }
+    if (keyword === "default") {
+      prev = undefined;
+      defaultBlock = current;
+      current.used = true;
+      current.line ??= lineNo;
+      continue;
+    }
+    sc.map();
+    const value = sc.value();
+    if (value === null) {
+      if (prev && prev.line === lineNo) {
+        // `helo my host`: "host" is the second word of an unquoted value.
+        const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : `"${word}"`;
+        throw new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
+      }
+      throw new ConfigError(`${where}: "${shown}" needs a value`);
+    }
+    prev = { keyword, line: sc.line };
+
+    if (keyword === "identity") {
+      if (value === "") throw new ConfigError(`${where}: "identity" needs an address`);
+      const key = value.toLowerCase();
+      const first = seen.get(key);
+      if (first !== undefined) {
+        throw new ConfigError(`${where}: Identity "${value}" is already defined at line ${first}`);
+      }
+      seen.set(key, lineNo);
+      current = { name: value, line: lineNo, used: true, fields: { from: value }, portExplicit: false };
+      blocks.push(current);
+      continue;
+    }
+    if (keyword === "mda") {
+      mda = value;
+      continue;
+    }
+
+    const f = current.fields;
+    const bool = (): boolean => {
+      const b = booleanOf(value);
+      if (b === undefined) throw new ConfigError(`${where}: "${shown}" must be on or off, not "${value}"`);
+      return b;
+    };
+    const unset = value === "";
+    switch (keyword) {
+      case "hostname":
+      case "host": {
+        const hp = parseHostPort(value, where);
+        f.host = hp.host;
+        if (hp.port !== undefined) {
+          f.port = hp.port;
+          current.portExplicit = true;
+        }
+        break;
+      }
+      case "port": {
+        const p = portOf(value);
+        if (p === undefined) throw new ConfigError(`${where}: Invalid port "${value}"`);
+        f.port = p;
+        current.portExplicit = true;
+        break;
+      }
+      case "username":
+      case "user":
+        f.user = unset ? undefined : value;
+        break;
+      case "password":
+      case "pass":
+        f.password = unset ? undefined : value;
+        if (!unset) containsSecrets = true;
+        break;
+      case "passwordeval":
+        f.passwordEval = unset ? undefined : shellCommand(value, where);
+        break;
+      case "certificate_passphrase":
+      case "passphrase":
+        f.passphrase = unset ? undefined : value;
+        if (!unset) containsSecrets = true;
+        break;
+      case "starttls":
+      case "tls": {
+        const mode = TLS_WORDS[value.toLowerCase()];
+        if (mode === undefined) {
+          throw new ConfigError(
+            `${where}: "${keyword}" must be one of enabled, disabled, required, none, starttls, starttls-required, starttls-opportunistic, implicit; not "${value}"`,
+          );
+        }
+        f.tls = mode;
+        break;
+      }
+      case "helo":
+        f.helo = unset ? undefined : value;
+        break;
+      case "qualifydomain":
+        f.qualifyDomain = unset ? undefined : value;
+        break;
+      case "force_sender":
+        f.forceSender = unset ? undefined : value;
+        break;
+      case "force_reverse_path":
+        f.forceReversePath = unset ? undefined : value;
+        break;
+      case "message_id":
+        f.messageId = bool();
+        break;
+      case "auth": {
+        const a = parseAuthValue(value, where);
+        f.auth = a.auth;
+        f.authMethod = a.method;
+        break;
+      }
+      case "ca_file":
+        f.caFile = unset ? undefined : expandHome(value, options.home);
+        break;
+      case "cert_file":
+        f.certFile = unset ? undefined : expandHome(value, options.home);
+        break;
+      case "key_file":
+        f.keyFile = unset ? undefined : expandHome(value, options.home);
+        break;
+      case "requires_auth": {
+        const b = booleanOf(value);
+        if (b !== undefined) f.requiresAuth = b;
+        else {
+          try {
+            f.requiresAuth = new RegExp(value, "i");
+          } catch {
+            throw new ConfigError(`${where}: "requires_auth" is neither on/off nor a valid regular expression: "${value}"`);
+          }
+        }
+        break;
+      }
+      case "queue":
+        f.queue = bool();
+        break;
+      case "queue_dir":
+        f.queueDir = unset ? undefined : expandHome(value, options.home);
+        break;
+      case "tls_verify":
+        f.tlsVerify = bool();
+        break;
+      case "force_mda":
+        f.forceMda = bool();
+        break;
+      case "allow_plaintext_auth":
+        f.allowPlaintextAuth = bool();
+        break;
+      case "pipelining":
+        f.pipelining = bool();
+        break;
+      case "timeout": {
+        if (value.toLowerCase() === "off") {
+          f.timeoutMs = undefined;
+          break;
+        }
+        const s = /^\d+$/.test(value) ? Number(value) : NaN;
+        if (!(s > 0)) throw new ConfigError(`${where}: "timeout" must be a number of seconds or off, not "${value}"`);
+        f.timeoutMs = s * 1000;
+        break;
+      }
+      case "dsn_notify": {
+        if (value.toLowerCase() === "off") {
+          f.dsnNotify = undefined;
+          break;
+        }
+        const d = dsnNotifyOf(value);
+        if (d === undefined) {
+          throw new ConfigError(`${where}: "dsn_notify" must be never, off, or a list of success,failure,delay; not "${value}"`);
+        }
+        f.dsnNotify = d;
+        break;
+      }
+      case "dsn_return": {
+        if (value.toLowerCase() === "off") {
+          f.dsnReturn = undefined;
+          break;
+        }
+        const d = dsnReturnOf(value);
+        if (d === undefined) throw new ConfigError(`${where}: "dsn_return" must be full, hdrs or off; not "${value}"`);
+        f.dsnReturn = d;
+        break;
+      }
+      default:
+        throw new ConfigError(`${where}: Unknown keyword "${word}"`);
+    }
+    current.used = true;
+    current.line ??= lineNo;
+    defaultBlock ??= current;
+  }
+
+  const accounts: Account[] = [];
+  for (const b of blocks) {
+    if (b === global && !b.used) continue;
+    accounts.push(finish(b, file, format, mda));
+  }
+  const def = defaultBlock ?? blocks.find((b) => b !== global);
+  const result: ParsedConfig = {
+    file,
+    format,
+    accounts,
+    containsSecrets,
+    warnings: [],
+    ...(def ? { defaultAccount: def.name } : {}),
+  };
+  return result;
+}
+
+function finish(b: Block, file: string, format: ConfigFormat, mda: string | undefined): Account {
+  const f = b.fields;
+  let port = f.port;
+  if (!b.portExplicit && f.host !== undefined) port = f.tls === "implicit" ? 465 : ESMTP_DEFAULT_PORT;
+  const account: Mutable<Account> = {
+    name: b.name,
+    source: { file, format, line: b.line },
+    tlsVerify: f.tlsVerify ?? true,
+    allowPlaintextAuth: f.allowPlaintextAuth ?? false,
+    forceMda: f.forceMda ?? false,
+    queue: f.queue ?? false,
+  };
+  for (const [k, v] of Object.entries(f)) {
+    if (v !== undefined && !(k in account)) (account as Record<string, unknown>)[k] = v;
+  }
+  if (port !== undefined) account.port = port;
+  if (mda !== undefined) account.mda = mda;
+  return Object.freeze(account);
+}
