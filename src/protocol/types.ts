@@ -6,7 +6,7 @@
 /** One complete server reply (possibly multi-line). */
 export interface Reply {
   readonly type: "reply";
-  /** Three-digit reply code, 200–599 range families 2,3,4,5 (1xx tolerated by the parser). */
+  /** Three-digit reply code, 200–559 (`[2-5][0-5][0-9]`, RFC 5321 §4.2); 1xx is refused by the parser. */
   readonly code: number;
   /** RFC 3463 enhanced status code of the first line (e.g. `"2.1.0"`), or `null`. */
   readonly enhanced: string | null;
@@ -24,12 +24,20 @@ export interface Capabilities {
   readonly size: number | null;
   /** AUTH mechanisms, upper case, in the server's order (also from the old `AUTH=` form). */
   readonly auth: readonly string[];
+  /** PIPELINING (RFC 2920). */
   readonly pipelining: boolean;
+  /** STARTTLS (RFC 3207). */
   readonly startTls: boolean;
+  /** 8BITMIME (RFC 6152). */
   readonly eightBitMime: boolean;
+  /** SMTPUTF8 (RFC 6531). */
   readonly smtpUtf8: boolean;
+  /** DSN (RFC 3461). */
   readonly dsn: boolean;
+  /** CHUNKING: BDAT (RFC 3030). */
   readonly chunking: boolean;
+  /** BINARYMIME (RFC 3030). */
   readonly binaryMime: boolean;
+  /** ENHANCEDSTATUSCODES (RFC 2034). */
   readonly enhancedStatusCodes: boolean;
 }
