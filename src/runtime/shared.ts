@@ -1,0 +1,234 @@
+/**
+ * Pieces the runtime adapters share: a read queue for push-style sockets,
+ * error mapping into the smtpsend hierarchy, and small TLS helpers.
+ * No runtime APIs are touched here.
+ *
+ * @module
+ */
+import type { TlsInfo } from "../../deps.ts";
+import { ConnectionError, ProtocolError, SmtpError, TlsError } from "../errors.ts";
+
+/** Above this many unread bytes a push-style socket is paused. */
+export const HIGH_WATER = 1 << 20;
+
+/**
+ * Received chunks waiting for `read()`, for runtimes that push data at us
+ * (Node, Bun). At most one reader waits at a time.
+ */
+export class ChunkQueue {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #done = false;
+  #error: unknown = undefined;
+  #waiter: { resolve(v: Uint8Array | null): void; reject(e: unknown): void } | null = null;
+  /** Called when a read drops the buffered size below {@link HIGH_WATER}. */
+  onLow: (() => void) | null = null;
+
+  /** Bytes received and not yet read. */
+  get buffered(): number {
+    return this.#size;
+  }
+
+  /** Whether a `read()` is waiting. */
+  get waiting(): boolean {
+    return this.#waiter !== null;
+  }
+
+  /** Whether the stream has ended (no more chunks will be pushed). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Adds a received chunk. */
+  push(chunk: Uint8Array): void {
+    if (this.#done || chunk.byteLength === 0) return;
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = null;
+      w.resolve(chunk);
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+  }
+
+  /** Ends the stream; `error` is raised by the next read after the buffered data. */
+  end(error?: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (error !== undefined) this.#error = error;
+    const w = this.#waiter;
+    if (w) {
+      this.#waiter = null;
+      this.#settleEnd(w);
+    }
+  }
+
+  /** Drops everything buffered and ends the stream without an error (close()). */
+  clear(): void {
+    this.#chunks = [];
+    this.#size = 0;
+    this.#error = undefined;
+    this.end();
+  }
+
+  /** The next chunk, `null` at the end. */
+  read(): Promise<Uint8Array | null> {
+    if (this.#waiter) return Promise.reject(new TypeError("Only one read() may be pending at a time"));
+    const chunk = this.#chunks.shift();
+    if (chunk) {
+      const before = this.#size;
+      this.#size -= chunk.byteLength;
+      if (before >= HIGH_WATER && this.#size < HIGH_WATER) this.onLow?.();
+      return Promise.resolve(chunk);
+    }
+    return new Promise((resolve, reject) => {
+      const w = { resolve, reject };
+      if (this.#done) this.#settleEnd(w);
+      else this.#waiter = w;
+    });
+  }
+
+  #settleEnd(w: { resolve(v: Uint8Array | null): void; reject(e: unknown): void }): void {
+    const e = this.#error;
+    if (e !== undefined) {
+      this.#error = undefined;
+      w.reject(e);
+    } else {
+      w.resolve(null);
+    }
+  }
+}
+
+/** Whether `name` is an IPv4 or IPv6 literal (no brackets). */
+export function isIpAddress(name: string): boolean {
+  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(name)) {
+    return name.split(".").every((p) => Number(p) <= 255);
+  }
+  return name.includes(":") && /^[0-9a-fA-F:.]+(%[\w.-]+)?$/.test(name);
+}
+
+/** `host:port`, with brackets around IPv6 literals. */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** The `code` property of an error-like value, when it is a string. */
+export function errorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Whether an OpenSSL / Node TLS error code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`, …) is a certificate verification failure.
+ */
+export function isVerifyCode(code: string | undefined): boolean {
+  if (!code) return false;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return true;
+  return /^[A-Z][A-Z0-9]*_[A-Z0-9_]+$/.test(code) && !code.startsWith("ERR_");
+}
+
+/** A failed connection attempt or a broken connection. */
+export function connectionError(e: unknown, hostname: string, port: number, what = "Connection to"): ConnectionError {
+  if (e instanceof SmtpError) return e;
+  const code = errorCode(e);
+  const detail = code === "ECONNREFUSED"
+    ? "connection refused"
+    : code === "ENOTFOUND" || code === "EAI_AGAIN" || /lookup|resolve|getaddrinfo|not known/i.test(describe(e))
+    ? `host name not found (${describe(e)})`
+    : describe(e);
+  return new ConnectionError(`${what} "${hostPort(hostname, port)}" failed: ${detail}`, {
+    phase: "connect",
+    cause: e,
+  });
+}
+
+/** The error a connect attempt rejects with when its signal aborts. */
+export function abortError(signal: AbortSignal, hostname: string, port: number): SmtpError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof SmtpError) return reason;
+  return new ConnectionError(`Connection to "${hostPort(hostname, port)}" was aborted`, {
+    phase: "connect",
+    cause: reason,
+  });
+}
+
+/** A certificate verification failure. */
+export function certificateError(servername: string, reason: string, cause: unknown): TlsError {
+  return new TlsError(`Certificate for "${servername}" was not accepted: ${reason}`, { phase: "tls", cause });
+}
+
+/** A handshake failure other than certificate verification. */
+export function handshakeError(servername: string, reason: string, cause: unknown, temporary = false): TlsError {
+  return new TlsError(`TLS handshake with "${servername}" failed: ${reason}`, { phase: "tls", cause, temporary });
+}
+
+/** Bytes the server sent before the TLS handshake (STARTTLS injection). */
+export function injectionError(count: number | null, cause?: unknown): ProtocolError {
+  const what = count === null ? "data" : `${count} byte${count === 1 ? "" : "s"}`;
+  return new ProtocolError(
+    `Server sent ${what} after the STARTTLS reply and before the TLS handshake (possible injection); refusing to upgrade`,
+    { phase: "starttls", cause },
+  );
+}
+
+/** The transport was closed while an operation was in flight. */
+export function closedError(what: string): ConnectionError {
+  return new ConnectionError(`Connection closed ${what}`, { phase: "connect" });
+}
+
+/** The shape of Node's `getPeerCertificate()` result we read (also Bun's and Deno's). */
+export interface PeerCertLike {
+  subject?: Record<string, string | string[]> | null;
+  issuer?: Record<string, string | string[]> | null;
+  valid_to?: string;
+  fingerprint256?: string;
+}
+
+function dn(name: Record<string, string | string[]> | null | undefined): string | undefined {
+  if (!name) return undefined;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(name)) {
+    for (const one of Array.isArray(v) ? v : [v]) parts.push(`${k}=${one}`);
+  }
+  return parts.length ? parts.join(", ") : undefined;
+}
+
+/** Builds a {@link TlsInfo} from what a runtime reports. */
+export function tlsInfo(protocol: string | null | undefined, cipher: string | null | undefined, cert: PeerCertLike | null | undefined): TlsInfo {
+  const info: { protocol?: string; cipher?: string; peerCertificate?: TlsInfo["peerCertificate"] } = {};
+  if (protocol) info.protocol = protocol;
+  if (cipher) info.cipher = cipher;
+  if (cert && (cert.subject || cert.fingerprint256)) {
+    const pc: { subject?: string; issuer?: string; validTo?: string; fingerprint256?: string } = {};
+    const subject = dn(cert.subject);
+    const issuer = dn(cert.issuer);
+    if (subject) pc.subject = subject;
+    if (issuer) pc.issuer = issuer;
+    if (cert.valid_to) pc.validTo = cert.valid_to;
+    if (cert.fingerprint256) pc.fingerprint256 = cert.fingerprint256;
+    info.peerCertificate = pc;
+  }
+  return info;
+}
+
+/** Copies a Node `Buffer` (or any view) into a plain `Uint8Array` view without copying bytes. */
+export function asBytes(chunk: ArrayBufferView): Uint8Array {
+  return chunk instanceof Uint8Array && chunk.constructor === Uint8Array
+    ? chunk
+    : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** Calls `fn` once when `signal` aborts; returns a function that removes the listener. */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => {};
+  const listener = () => fn();
+  signal.addEventListener("abort", listener, { once: true });
+  return () => signal.removeEventListener("abort", listener);
+}
