@@ -1,0 +1,553 @@
+/**
+ * RFC 5322 address parsing and formatting (pure): mailboxes, groups, display
+ * names, quoted local parts, comments, domain literals and RFC 6532 UTF-8.
+ *
+ * The parser runs in linear time with explicit limits (input length, comment
+ * nesting, address length). It is strict where routing is at stake: text
+ * after a complete address (`u@good.example(x)evil.example`), a second `@`
+ * (`a@evil.example@good.example`) or white space inside a dotted name are
+ * refused; the address inside a display name (`"boss@bank.example" <x@evil.example>`)
+ * is never the address. Obsolete forms that cannot change the routing are
+ * accepted: `John Q. Public` display names, source routes in angle brackets
+ * (ignored, as RFC 5321 says), empty list elements, comments as names
+ * (`user@host (Name)`).
+ *
+ * @module
+ */
+
+import { decodeWords, encodeWords, utf8 } from "./encoding.ts";
+import { assertHeaderText, HeaderFolder, needsEncoding } from "./headers.ts";
+
+/** One mailbox: a display name and an address. */
+export interface Mailbox {
+  /** Discriminant. */
+  readonly type: "mailbox";
+  /** Display name with encoded words decoded; `""` when there is none. */
+  readonly name: string;
+  /** The address, normalized: local part quoted only when it must be. */
+  readonly address: string;
+  /** The local part's value (without quotes or escapes). */
+  readonly local: string;
+  /** The domain as written (`""` for a bare local part, only with `allowBare`). */
+  readonly domain: string;
+}
+
+/** A named group of mailboxes (`Team: a@x, b@y;`), possibly empty. */
+export interface Group {
+  /** Discriminant. */
+  readonly type: "group";
+  /** The group's display name. */
+  readonly name: string;
+  /** The group's mailboxes. */
+  readonly members: readonly Mailbox[];
+}
+
+/** A parsed address: a mailbox or a group. */
+export type Address = Mailbox | Group;
+
+/** Limits and leniency for {@link parseAddressList}. */
+export interface AddressParseOptions {
+  /** Longest accepted input, in characters (default 262144). */
+  readonly maxLength?: number;
+  /** Deepest accepted comment nesting (default 16). */
+  readonly maxDepth?: number;
+  /** Longest accepted address, in UTF-8 octets (default 998). */
+  readonly maxAddressLength?: number;
+  /** Accept a bare local part (`root`) as an address with an empty domain. */
+  readonly allowBare?: boolean;
+}
+
+/** An address to format or compose with: an address string or name and address. */
+export type MailboxInput = string | { readonly name?: string; readonly address: string };
+
+type Kind = "atom" | "qs" | "dl" | "<" | ">" | "@" | "," | ";" | ":" | "." | "end";
+interface Tok {
+  readonly k: Kind;
+  readonly v: string;
+  /** White space or a comment comes before it. */
+  readonly ws: boolean;
+  /** Text of the last comment before it, if any. */
+  readonly comment: string | null;
+}
+
+const ATEXT = /[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]/;
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]+)*$/;
+const LABEL = /^[A-Za-z0-9_\u0080-\uffff](?:[A-Za-z0-9_\-\u0080-\uffff]*[A-Za-z0-9_\u0080-\uffff])?$/;
+
+function describe(t: Tok): string {
+  if (t.k === "end") return "end of input";
+  if (t.k === "qs") return `quoted string ${JSON.stringify(t.v)}`;
+  return JSON.stringify(t.v);
+}
+
+function lex(s: string, maxDepth: number): Tok[] {
+  const toks: Tok[] = [];
+  let ws = false;
+  let comment: string | null = null;
+  const push = (k: Kind, v: string) => {
+    toks.push({ k, v, ws, comment });
+    ws = false;
+    comment = null;
+  };
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s[i]!;
+    if (c === " " || c === "\t") {
+      ws = true;
+      i++;
+    } else if (c === "(") {
+      let depth = 0;
+      const start = i;
+      for (; i < n; i++) {
+        const d = s[i]!;
+        if (d === "\\") i++;
+        else if (d === "(") {
+          if (++depth > maxDepth) throw new RangeError(`Address comments are nested deeper than ${maxDepth}`);
+        } else if (d === ")" && --depth === 0) break;
+      }
+      if (i >= n) throw new TypeError(`Unterminated comment in address at offset ${start}`);
+      i++;
+      ws = true;
+      comment = s.slice(start + 1, i - 1).replace(/\\(.)/g, "$1").trim();
+    } else if (c === '"') {
+      const start = i++;
+      let v = "";
+      for (; i < n && s[i] !== '"'; i++) {
+        if (s[i] === "\\") {
+          i++;
+          if (i >= n) break;
+        }
+        v += s[i];
+      }
+      if (i >= n) throw new TypeError(`Unterminated quoted string in address at offset ${start}`);
+      i++;
+      push("qs", v);
+    } else if (c === "[") {
+      const end = s.indexOf("]", i);
+      if (end < 0) throw new TypeError(`Unterminated domain literal in address at offset ${i}`);
+      const v = s.slice(i, end + 1);
+      if (!/^\[[!-Z^-~]*\]$/.test(v)) throw new TypeError(`Domain literal ${JSON.stringify(v)} is not valid`);
+      push("dl", v);
+      i = end + 1;
+    } else if ("<>@,;:.".includes(c)) {
+      push(c as Kind, c);
+      i++;
+    } else if (ATEXT.test(c)) {
+      const start = i;
+      while (i < n && ATEXT.test(s[i]!)) i++;
+      push("atom", s.slice(start, i));
+    } else {
+      throw new TypeError(`Unexpected character ${JSON.stringify(c)} in address at offset ${i}`);
+    }
+  }
+  push("end", "");
+  return toks;
+}
+
+function quoteLocal(local: string): string {
+  return DOT_ATOM.test(local) ? local : `"${local.replace(/(["\\])/g, "\\$1")}"`;
+}
+
+/**
+ * Parses an address-list header value (`To`, `Cc`, `From`, …): mailboxes and
+ * groups separated by commas. Folded input (CRLF + white space) is unfolded.
+ *
+ * @param header The field value.
+ * @param options Limits and leniency.
+ * @returns The addresses in order.
+ * @throws {TypeError} On invalid syntax, with the offending token quoted.
+ * @throws {RangeError} When a limit is exceeded.
+ * @example
+ * ```ts
+ * parseAddressList('"Doe, Jane" <jane@example.org>, Team: a@example.net;');
+ * // [{ type: "mailbox", name: "Doe, Jane", address: "jane@example.org", … },
+ * //  { type: "group", name: "Team", members: [{ … address: "a@example.net" }] }]
+ * ```
+ */
+export function parseAddressList(header: string, options: AddressParseOptions = {}): Address[] {
+  if (typeof header !== "string") throw new TypeError("Address list must be a string");
+  const maxLength = options.maxLength ?? 262144;
+  if (header.length > maxLength) throw new RangeError(`Address list is longer than ${maxLength} characters`);
+  const s = header.replace(/\r?\n(?=[ \t])/g, "");
+  if (/[\r\n\0]/.test(s)) throw new TypeError("Address list must not contain CR, LF or NUL");
+  const toks = lex(s, options.maxDepth ?? 16);
+  const maxAddr = options.maxAddressLength ?? 998;
+  let j = 0;
+  const peek = (): Tok => toks[j]!;
+  const fail = (t: Tok, what: string): never => {
+    throw new TypeError(`Unexpected ${describe(t)} ${what} in ${JSON.stringify(header.length > 200 ? header.slice(0, 200) + "…" : header)}`);
+  };
+  const expect = (k: Kind, what: string): Tok => {
+    const t = peek();
+    if (t.k !== k) fail(t, what);
+    j++;
+    return t;
+  };
+  const isWord = (t: Tok) => t.k === "atom" || t.k === "qs";
+
+  // word *("." word), no white space around the dots.
+  const parseLocal = (): string => {
+    const first = peek();
+    if (!isWord(first)) fail(first, "where the local part should start");
+    j++;
+    let v = first.v;
+    while (peek().k === ".") {
+      const dot = peek();
+      const next = toks[j + 1]!;
+      if (dot.ws || next.ws) fail(dot.ws ? dot : next, "(white space inside the local part)");
+      if (!isWord(next)) fail(next, "after a dot in the local part");
+      v += "." + next.v;
+      j += 2;
+    }
+    return v;
+  };
+  const parseDomain = (): string => {
+    const first = peek();
+    if (first.k === "dl") {
+      j++;
+      return first.v;
+    }
+    if (first.k !== "atom") fail(first, "where the domain should start");
+    j++;
+    const labels = [first.v];
+    while (peek().k === ".") {
+      const dot = peek();
+      const next = toks[j + 1]!;
+      if (dot.ws || next.ws) fail(dot.ws ? dot : next, "(white space inside the domain)");
+      if (next.k !== "atom") fail(next, "after a dot in the domain");
+      labels.push(next.v);
+      j += 2;
+    }
+    for (const l of labels) {
+      if (!LABEL.test(l)) throw new TypeError(`Domain label ${JSON.stringify(l)} is not a valid host name label`);
+    }
+    const d = labels.join(".");
+    if (utf8(d).length > 255) throw new RangeError("Domain is longer than 255 octets");
+    return d;
+  };
+  const mailbox = (name: string, local: string, domain: string): Mailbox => {
+    const address = domain === "" ? quoteLocal(local) : `${quoteLocal(local)}@${domain}`;
+    if (utf8(address).length > maxAddr) throw new RangeError(`Address is longer than ${maxAddr} octets`);
+    return { type: "mailbox", name, address, local, domain };
+  };
+  const parseAddrSpec = (name: string): Mailbox => {
+    const local = parseLocal();
+    expect("@", "where \"@\" should follow the local part");
+    return mailbox(name, local, parseDomain());
+  };
+  const phrase = (a: number, b: number): string => {
+    let out = "";
+    for (let k = a; k < b; k++) {
+      const t = toks[k]!;
+      if (k > a && t.ws) out += " ";
+      out += t.v;
+    }
+    return decodeWords(out).trim();
+  };
+  const parseAddress = (inGroup: boolean): Address => {
+    const start = j;
+    while (isWord(peek()) || (j > start && peek().k === ".")) j++;
+    const next = peek();
+    if (next.k === "@") {
+      j = start;
+      const mb = parseAddrSpec("");
+      const c = peek().comment;
+      return c ? { ...mb, name: decodeWords(c) } : mb;
+    }
+    if (next.k === "<") {
+      const name = phrase(start, j);
+      j++;
+      if (peek().k === "@" || peek().k === ",") { // obs-route: ignored (RFC 5321 §C)
+        while (peek().k === "@" || peek().k === ",") {
+          if (peek().k === "@") {
+            j++;
+            parseDomain();
+          } else j++;
+        }
+        expect(":", "after a source route");
+      }
+      const mb = parseAddrSpec(name);
+      expect(">", "where \">\" should close the address");
+      return mb;
+    }
+    if (next.k === ":" && !inGroup) {
+      if (j === start) fail(next, "(a group needs a name)");
+      const name = phrase(start, j);
+      j++;
+      const members: Mailbox[] = [];
+      for (;;) {
+        while (peek().k === ",") j++;
+        if (peek().k === ";") break;
+        members.push(parseAddress(true) as Mailbox);
+        if (peek().k !== "," && peek().k !== ";") fail(peek(), "after an address in a group");
+      }
+      j++;
+      return { type: "group", name, members };
+    }
+    if (options.allowBare && j > start && (next.k === "end" || next.k === "," || (inGroup && next.k === ";"))) {
+      const nextIndex = j;
+      j = start;
+      const local = parseLocal();
+      if (j === nextIndex) return mailbox("", local, "");
+    }
+    if (j === start) return fail(next, "where an address should start");
+    return fail(next, next.k === "end" || next.k === "," ? "(address has no \"@\")" : "after a display name");
+  };
+
+  const list: Address[] = [];
+  for (;;) {
+    while (peek().k === ",") j++;
+    if (peek().k === "end") break;
+    list.push(parseAddress(false));
+    const t = peek();
+    if (t.k === "end") break;
+    if (t.k !== ",") fail(t, "after an address");
+  }
+  return list;
+}
+
+/**
+ * Parses exactly one mailbox (`Name <a@b>`, `a@b`, `a@b (Name)`).
+ *
+ * @param text The mailbox text.
+ * @param options Limits and leniency.
+ * @returns The mailbox.
+ * @throws {TypeError} When the text is not exactly one mailbox.
+ * @example
+ * ```ts
+ * parseMailbox('"a@gmail.com x"@internal.example').domain; // "internal.example"
+ * ```
+ */
+export function parseMailbox(text: string, options: AddressParseOptions = {}): Mailbox {
+  const list = parseAddressList(text, options);
+  const first = list[0];
+  if (list.length !== 1 || first === undefined || first.type !== "mailbox") {
+    throw new TypeError(`Expected exactly one mailbox, got ${JSON.stringify(text)}`);
+  }
+  return first;
+}
+
+/**
+ * The mailboxes of an address list, with groups expanded.
+ *
+ * @param list Parsed addresses.
+ * @returns Every mailbox in order.
+ */
+export function flattenAddresses(list: readonly Address[]): Mailbox[] {
+  return list.flatMap((a) => (a.type === "group" ? a.members : [a]));
+}
+
+/**
+ * The domain of an address (or of a mailbox such as `Name <a@b>`), lower-cased.
+ *
+ * @param address The address.
+ * @returns The domain, e.g. `"example.org"`.
+ * @throws {TypeError} When `address` is not one valid mailbox.
+ * @example
+ * ```ts
+ * domainOf('"a@gmail.com x"@Internal.Example'); // "internal.example"
+ * ```
+ */
+export function domainOf(address: string): string {
+  return parseMailbox(address).domain.toLowerCase();
+}
+
+/**
+ * The ASCII (A-label, punycode) form of a domain; ASCII domains and domain
+ * literals are returned unchanged.
+ *
+ * @param domain A domain such as `"bücher.example"`.
+ * @returns E.g. `"xn--bcher-kva.example"`.
+ * @throws {TypeError} When the domain cannot be converted.
+ */
+export function asciiDomain(domain: string): string {
+  if (!/[\u0080-\uffff]/.test(domain)) return domain;
+  let host: string;
+  try {
+    host = new URL(`http://${domain}/`).hostname;
+  } catch {
+    throw new TypeError(`Domain ${JSON.stringify(domain)} is not a valid internationalized domain name`);
+  }
+  if (!/^[A-Za-z0-9._-]+$/.test(host)) throw new TypeError(`Domain ${JSON.stringify(domain)} is not a valid internationalized domain name`);
+  return host;
+}
+
+/**
+ * The address with its domain in ASCII when the local part is ASCII (so no
+ * SMTPUTF8 is needed); addresses with a UTF-8 local part are returned as they are.
+ *
+ * @param address A normalized address.
+ * @returns The address, IDN domain converted when possible.
+ */
+export function asciiAddress(address: string): string {
+  const at = address.lastIndexOf("@");
+  if (at < 0) return address;
+  const local = address.slice(0, at);
+  if (/[\u0080-\uffff]/.test(local)) return address;
+  return `${local}@${asciiDomain(address.slice(at + 1))}`;
+}
+
+/** Options for {@link isValidEnvelopeAddress}. */
+export interface EnvelopeAddressOptions {
+  /** Accept `""` (the null reverse-path `<>` of bounces). Default `false`. */
+  readonly allowEmpty?: boolean;
+  /** Accept UTF-8 (RFC 6531 SMTPUTF8). Default `true`. */
+  readonly utf8?: boolean;
+}
+
+const DOT_STRING_ASCII = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
+const QUOTED_SMTP = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*"$/;
+const ADDRESS_LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+|[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+)\]$/;
+
+/**
+ * Whether a string can be sent as an SMTP path (`MAIL FROM:<…>`, `RCPT TO:<…>`)
+ * per RFC 5321 §4.1.2: a dot-string or quoted local part, `@`, a host name
+ * or address literal; at most 254 octets; no CR, LF, NUL, or other control
+ * characters. Local parts longer than 64 octets are accepted (SRS and VERP
+ * addresses exceed it and servers take them).
+ *
+ * @param address The address without angle brackets.
+ * @param options Null sender and UTF-8 acceptance.
+ * @returns `true` when it is safe and valid to send.
+ * @example
+ * ```ts
+ * isValidEnvelopeAddress("a@example.org"); // true
+ * isValidEnvelopeAddress("a@example.org>\r\nRCPT TO:<b@example.org"); // false
+ * ```
+ */
+export function isValidEnvelopeAddress(address: string, options: EnvelopeAddressOptions = {}): boolean {
+  if (typeof address !== "string") return false;
+  if (address === "") return options.allowEmpty === true;
+  const allowUtf8 = options.utf8 !== false;
+  if (/[^\x20-\x7e\u0080-\uffff]/.test(address)) return false;
+  if (!allowUtf8 && /[\u0080-\uffff]/.test(address)) return false;
+  if (utf8(address).length > 254) return false;
+  const at = address.lastIndexOf("@");
+  if (at <= 0) return false;
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  const dotString = allowUtf8 ? DOT_ATOM : DOT_STRING_ASCII;
+  if (!dotString.test(local) && !QUOTED_SMTP.test(local)) return false;
+  if (ADDRESS_LITERAL.test(domain)) return true;
+  if (utf8(domain).length > 255) return false;
+  return domain.split(".").every((l) => LABEL.test(l) && utf8(l).length <= 63);
+}
+
+/**
+ * Normalizes a {@link MailboxInput}: parses a string (`"Name <a@b>"` or
+ * `"a@b"`), or checks an object's address and name.
+ *
+ * @param input The mailbox.
+ * @param what What it is, for error messages (e.g. `"from"`).
+ * @returns The mailbox.
+ * @throws {TypeError} On an invalid address or a name with CR, LF or NUL.
+ */
+export function toMailbox(input: MailboxInput, what = "Address"): Mailbox {
+  if (typeof input === "string") {
+    assertHeaderText(input, what);
+    return parseMailbox(input);
+  }
+  if (input === null || typeof input !== "object" || typeof input.address !== "string") {
+    throw new TypeError(`${what} must be a string or { name, address }`);
+  }
+  assertHeaderText(input.address, `${what} address`);
+  const name = input.name ?? "";
+  assertHeaderText(name, `${what} name`);
+  const mb = parseMailbox(input.address);
+  if (mb.name !== "") {
+    throw new TypeError(`${what} address ${JSON.stringify(input.address)} must be a bare address; pass the name separately`);
+  }
+  return { ...mb, name };
+}
+
+/** A display name as header pieces: plain tokens, or text for encoded words. */
+export type NamePiece = { readonly plain: string } | { readonly encode: string };
+
+const ATOMS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
+
+/**
+ * How a display name is written: atoms as they are, other ASCII as one
+ * quoted string, anything with non-ASCII or control characters as encoded
+ * words.
+ *
+ * @param name The display name (already checked for CR/LF/NUL).
+ * @returns The pieces, in order.
+ */
+export function namePieces(name: string): NamePiece[] {
+  const n = name.trim();
+  if (n === "") return [];
+  if (needsEncoding(n)) return [{ encode: n }];
+  if (ATOMS.test(n)) return n.split(" ").map((plain) => ({ plain }));
+  return [{ plain: `"${n.replace(/(["\\])/g, "\\$1")}"` }];
+}
+
+/**
+ * Formats a mailbox for a header on one line: `Name <local@domain>`, the
+ * name as atoms, a quoted string or RFC 2047 encoded words as needed, and an
+ * IDN domain in ASCII when the local part is ASCII.
+ *
+ * @param input A string (`"Name <a@b>"`) or `{ name, address }`.
+ * @returns The mailbox text (not folded).
+ * @throws {TypeError} On an invalid address or a name containing CR, LF or NUL
+ *   (also inside encoded words).
+ * @example
+ * ```ts
+ * formatAddress({ name: "Doe, Jane", address: "jane@example.org" }); // '"Doe, Jane" <jane@example.org>'
+ * formatAddress({ name: "Jörg", address: "j@bücher.example" }); // "=?UTF-8?Q?J=C3=B6rg?= <j@xn--bcher-kva.example>"
+ * ```
+ */
+export function formatAddress(input: MailboxInput): string {
+  const mb = toMailbox(input);
+  const address = asciiAddress(mb.address);
+  const parts = namePieces(mb.name).map((p) => ("plain" in p ? p.plain : encodeWords(p.encode).join(" ")));
+  return parts.length ? `${parts.join(" ")} <${address}>` : address;
+}
+
+/**
+ * Writes an address-list field (`From`, `To`, `Cc`, `Reply-To`, …) folded at
+ * 78 columns: names as atoms, quoted strings or encoded words, IDN domains in
+ * ASCII when the local part is ASCII, groups as `Name: a@x, b@y;`.
+ *
+ * @param name The field name.
+ * @param list The addresses (names already checked for CR/LF/NUL).
+ * @returns The folded field without a trailing CRLF.
+ * @throws {TypeError} When a group has no name.
+ * @example
+ * ```ts
+ * foldAddresses("To", parseAddressList("Jörg <j@example.org>, Team: a@example.net;"));
+ * // "To: =?UTF-8?Q?J=C3=B6rg?= <j@example.org>, Team: a@example.net;"
+ * ```
+ */
+export function foldAddresses(name: string, list: readonly Address[]): string {
+  const pieces: NamePiece[] = [];
+  const glue = (s: string) => {
+    const last = pieces[pieces.length - 1];
+    if (last && "plain" in last) pieces[pieces.length - 1] = { plain: last.plain + s };
+    else pieces.push({ plain: s });
+  };
+  const mailbox = (mb: Mailbox) => {
+    const name = namePieces(mb.name);
+    const address = asciiAddress(mb.address);
+    pieces.push(...name, { plain: name.length ? `<${address}>` : address });
+  };
+  list.forEach((a, i) => {
+    if (i > 0) glue(",");
+    if (a.type === "mailbox") return mailbox(a);
+    const name = namePieces(a.name);
+    if (!name.length) throw new TypeError("A group needs a name");
+    pieces.push(...name);
+    glue(":");
+    a.members.forEach((m, k) => {
+      if (k > 0) glue(",");
+      mailbox(m);
+    });
+    glue(";");
+  });
+  const f = new HeaderFolder(name);
+  for (const p of pieces) {
+    if ("plain" in p) f.token(p.plain);
+    else f.encoded(p.encode);
+  }
+  return f.toString();
+}
