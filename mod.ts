@@ -8,7 +8,7 @@
  *
  * const result = await send(
  *   { host: "smtp.example.org", port: 587, auth: { user: "me", pass: "secret" } },
- *   { from: "me@example.org", to: ["you@example.net"], raw: "Subject: hi\r\n\r\nHello\r\n" },
+ *   { from: "me@example.org", to: ["you@example.net"], data: "Subject: hi\r\n\r\nHello\r\n" },
  * );
  * console.log(result.accepted);
  * ```
@@ -38,3 +38,20 @@ export type {
   Transport,
 } from "./deps.ts";
 export type { Capabilities, Reply } from "./src/protocol/types.ts";
+export { SmtpClient } from "./src/client.ts";
+export { send } from "./src/send.ts";
+export {
+  type AuthOptions,
+  type ClientOptions,
+  DEFAULT_TIMEOUTS,
+  type DsnNotify,
+  type MessageData,
+  type OutgoingMessage,
+  type RecipientResult,
+  type RecipientSpec,
+  type SendResult,
+  type ServerInfo,
+  type Timeouts,
+  type TlsMode,
+  type TraceEvent,
+} from "./src/options.ts";

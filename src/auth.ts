@@ -1,0 +1,152 @@
+/**
+ * Drives SMTP AUTH (RFC 4954) with the pure SASL mechanisms in `src/sasl/`:
+ * picks the order of mechanisms, runs each exchange, falls back on a
+ * permanent failure, and cancels garbled or endless exchanges with `*`.
+ *
+ * @module
+ */
+import { AuthError, ReplyError } from "./errors.ts";
+import type { AuthOptions } from "./options.ts";
+import type { Reply } from "./protocol/types.ts";
+import { MAX_AUTH_LINE } from "./protocol/commands.ts";
+import { base64Decode, base64Encode } from "./sasl/bytes.ts";
+import { chooseMechanisms, createMechanism, type SaslMechanism } from "./sasl/mod.ts";
+
+/** The I/O the AUTH driver needs from the session. */
+export interface SaslIo {
+  /** Writes one line (without CRLF); `traced` is what the trace shows instead. */
+  send(line: string, traced: string): Promise<void>;
+  /** Reads the next reply. */
+  read(): Promise<Reply>;
+  /** Builds the error for a negative reply. */
+  replyError(reply: Reply, message: string): ReplyError;
+}
+
+/** More server challenges than any real mechanism needs: the exchange is cancelled. */
+const MAX_STEPS = 10;
+const REDACTED = "<redacted>";
+
+/** Random bytes for nonces and NTLM client challenges. */
+function defaultRandom(bytes: Uint8Array): Uint8Array {
+  return crypto.getRandomValues(bytes);
+}
+
+/**
+ * Authenticates, trying mechanisms strongest first until one succeeds.
+ *
+ * @param io Session I/O.
+ * @param offered The server's AUTH mechanisms.
+ * @param auth Credentials and an optional forced mechanism.
+ * @param ctx Server name and port (OAUTHBEARER sends them), and a random source.
+ * @returns The mechanism that succeeded.
+ * @throws {AuthError} When no offered mechanism fits the credentials.
+ * @throws {ReplyError} With the server's last refusal when every mechanism failed.
+ */
+export async function authenticate(
+  io: SaslIo,
+  offered: readonly string[],
+  auth: AuthOptions,
+  ctx: { host: string; port: number; random?: (bytes: Uint8Array) => Uint8Array },
+): Promise<string> {
+  if (!auth.user && !auth.token) throw new TypeError("Option \"auth.user\" is required");
+  const order = chooseMechanisms(offered, {
+    forced: auth.method,
+    have: { password: auth.pass !== undefined, token: auth.token !== undefined },
+  });
+  if (order.length === 0) {
+    throw new AuthError(
+      auth.method
+        ? `Server does not offer AUTH ${auth.method.toUpperCase()} (offered: ${offered.join(" ") || "none"})`
+        : `No usable AUTH mechanism: server offers ${offered.join(" ") || "none"}, credentials are a ${auth.token ? "token" : "password"}`,
+      { phase: "auth" },
+    );
+  }
+  const random = ctx.random ?? defaultRandom;
+  let lastError: unknown;
+  for (const name of order) {
+    const mech = createMechanism(name, {
+      user: auth.user,
+      password: auth.pass,
+      token: auth.token,
+      authzid: auth.authzid,
+      host: ctx.host,
+      port: ctx.port,
+    }, {
+      nonce: () => base64Encode(random(new Uint8Array(18))),
+      clientChallenge: () => random(new Uint8Array(8)),
+      now: () => Date.now(),
+    });
+    try {
+      await exchange(io, mech);
+      return mech.name;
+    } catch (err) {
+      lastError = err;
+      // Fall back only on a permanent refusal of this mechanism (RFC 4954 535/534/504 …);
+      // temporary failures, broken connections and our own verification failures stop here.
+      const permanentRefusal = err instanceof ReplyError && err.code !== undefined && err.code >= 500 && err.code !== 530;
+      if (!permanentRefusal || auth.method) throw err;
+    }
+  }
+  throw lastError;
+}
+
+async function exchange(io: SaslIo, mech: SaslMechanism): Promise<void> {
+  const initial = mech.start();
+  let line = `AUTH ${mech.name}`;
+  let pendingInitial: string | null = null;
+  if (initial !== null) {
+    const ir = initial.length === 0 ? "=" : base64Encode(initial);
+    // RFC 4954 §4: a command line is limited to 512 octets; send a long initial response on its own line.
+    if (line.length + 1 + ir.length + 2 > MAX_AUTH_LINE) pendingInitial = ir;
+    else line += " " + ir;
+  }
+  await io.send(line, initial !== null && pendingInitial === null ? `AUTH ${mech.name} ${REDACTED}` : line);
+  for (let steps = 0;; steps++) {
+    const reply = await io.read();
+    if (reply.code === 235) {
+      mech.finish(null);
+      return;
+    }
+    if (reply.code !== 334) {
+      const detail = mech.failure?.message;
+      const err = io.replyError(reply, `Authentication with ${mech.name} failed${detail ? ` (${detail})` : ""}`);
+      if (mech.failure) Object.defineProperty(err, "cause", { value: mech.failure, configurable: true });
+      throw err;
+    }
+    if (steps >= MAX_STEPS) {
+      await cancel(io);
+      throw new AuthError(`Server sent more than ${MAX_STEPS} AUTH challenges; cancelled ${mech.name}`, { phase: "auth" });
+    }
+    if (pendingInitial !== null) {
+      await io.send(pendingInitial, REDACTED);
+      pendingInitial = null;
+      continue;
+    }
+    const text = (reply.lines[0] ?? "").trim();
+    let challenge: Uint8Array;
+    try {
+      challenge = base64Decode(text);
+    } catch {
+      await cancel(io);
+      throw new AuthError(`Server sent an AUTH ${mech.name} challenge that is not base64; cancelled`, { phase: "auth" });
+    }
+    let response: Uint8Array;
+    try {
+      response = mech.step(challenge);
+    } catch (err) {
+      await cancel(io);
+      throw err;
+    }
+    await io.send(base64Encode(response), REDACTED);
+  }
+}
+
+/** Sends `*` and reads the server's answer (RFC 4954: 501). */
+async function cancel(io: SaslIo): Promise<void> {
+  await io.send("*", "*");
+  try {
+    await io.read();
+  } catch {
+    // The connection may already be gone.
+  }
+}

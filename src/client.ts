@@ -1,0 +1,862 @@
+/**
+ * The SMTP session driver: one connection, driven through a {@link Transport}
+ * with the pure protocol core doing every parse and serialisation.
+ *
+ * Timeouts, TLS upgrade, authentication, pipelining and connection reuse live
+ * here; nothing here parses bytes by hand.
+ *
+ * @module
+ */
+import { runtime, type TlsInfo, type TlsOptions, type Transport } from "../deps.ts";
+import {
+  AuthError,
+  ConnectionError,
+  ProtocolError,
+  ReplyError,
+  SmtpError,
+  type SmtpPhase,
+  TimeoutError,
+  TlsError,
+} from "./errors.ts";
+import {
+  type ClientOptions,
+  DEFAULT_TIMEOUTS,
+  type MessageData,
+  type OutgoingMessage,
+  type RecipientResult,
+  type RecipientSpec,
+  type SendResult,
+  type ServerInfo,
+  type Timeouts,
+  type TlsMode,
+} from "./options.ts";
+import { ReplyParser, replyText } from "./protocol/reply.ts";
+import { parseCapabilities } from "./protocol/capabilities.ts";
+import * as cmd from "./protocol/commands.ts";
+import { DataEncoder, scanMessage } from "./protocol/data.ts";
+import { BdatEncoder } from "./protocol/bdat.ts";
+import { orcptValue, xtextEncode } from "./protocol/xtext.ts";
+import type { Capabilities, Reply } from "./protocol/types.ts";
+import { authenticate } from "./auth.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Target size of one write of message data, and of one BDAT chunk. */
+const DATA_WRITE_SIZE = 64 * 1024;
+const BDAT_CHUNK_SIZE = 1024 * 1024;
+
+/** Resolved defaults for the options a session needs. */
+function resolve(options: ClientOptions): { port: number; tls: TlsMode } {
+  const tls: TlsMode = options.tls ??
+    (options.port === 465 ? "implicit" : options.auth ? "starttls-required" : "starttls-opportunistic");
+  const port = options.port ?? (tls === "implicit" ? 465 : options.auth ? 587 : 25);
+  return { port, tls };
+}
+
+function checkOptions(options: ClientOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError("Client options must be an object");
+  if (typeof options.host !== "string" || options.host === "") {
+    throw new TypeError("Option \"host\" must be a non-empty string");
+  }
+  if (/[\s\0]/.test(options.host)) throw new TypeError(`Option "host" contains whitespace: ${JSON.stringify(options.host)}`);
+  if (options.port !== undefined && !(Number.isInteger(options.port) && options.port > 0 && options.port < 65536)) {
+    throw new RangeError(`Option "port" must be an integer 1–65535, got ${JSON.stringify(options.port)}`);
+  }
+  const modes: readonly string[] = ["implicit", "starttls-required", "starttls-opportunistic", "none"];
+  if (options.tls !== undefined && !modes.includes(options.tls)) {
+    throw new TypeError(`Option "tls" must be one of ${modes.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(options.tls)}`);
+  }
+  for (const [k, v] of Object.entries(options.timeouts ?? {})) {
+    if (!(k in DEFAULT_TIMEOUTS)) throw new TypeError(`Unknown timeout "${k}"`);
+    if (typeof v !== "number" || !(v > 0)) throw new RangeError(`Timeout "${k}" must be a positive number of milliseconds`);
+  }
+  if (options.name !== undefined && !/^[\x21-\x7e]+$/.test(options.name)) {
+    throw new TypeError(`Option "name" must be a domain or address literal, got ${JSON.stringify(options.name)}`);
+  }
+}
+
+/** `[192.0.2.1]` or `[IPv6:2001:db8::1]` for our end of the connection (RFC 5321 §4.1.3). */
+function addressLiteral(address: string | undefined): string {
+  if (!address) return "[127.0.0.1]";
+  const v4 = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (v4) return `[${v4[1]}]`;
+  return `[IPv6:${address.replace(/%.*$/, "")}]`;
+}
+
+function isReadableStream(x: unknown): x is ReadableStream<Uint8Array> {
+  return typeof x === "object" && x !== null && typeof (x as ReadableStream).getReader === "function";
+}
+
+async function* chunksOf(data: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  if (isReadableStream(data)) {
+    const reader = data.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        if (!(value instanceof Uint8Array)) throw new TypeError("Message stream must yield Uint8Array chunks");
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  } else {
+    for await (const chunk of data) {
+      if (!(chunk instanceof Uint8Array)) throw new TypeError("Message stream must yield Uint8Array chunks");
+      yield chunk;
+    }
+  }
+}
+
+/** `{ bytes }` for in-memory content, `{ stream }` otherwise. */
+function normaliseData(data: MessageData): { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> } {
+  if (typeof data === "string") return { bytes: encoder.encode(data) };
+  if (data instanceof Uint8Array) return { bytes: data };
+  if (data && (isReadableStream(data) || Symbol.asyncIterator in (data as object))) {
+    return { stream: chunksOf(data as AsyncIterable<Uint8Array>) };
+  }
+  throw new TypeError("Message \"data\" must be a string, a Uint8Array, an AsyncIterable<Uint8Array> or a ReadableStream");
+}
+
+function recipientSpec(r: string | RecipientSpec): RecipientSpec {
+  if (typeof r === "string") return { address: r };
+  if (typeof r === "object" && r !== null && typeof r.address === "string") return r;
+  throw new TypeError(`Invalid recipient ${JSON.stringify(r)}`);
+}
+
+function hasNonAscii(s: string): boolean {
+  return /[^\x00-\x7f]/.test(s);
+}
+
+/**
+ * One SMTP session.
+ *
+ * @example
+ * ```ts
+ * const client = await SmtpClient.connect({ host: "mail.example.org", port: 587, auth: { user: "me", pass: "pw" } });
+ * try {
+ *   const r = await client.send({ from: "me@example.org", to: ["you@example.net"], data: "Subject: hi\r\n\r\nhello\r\n" });
+ *   console.log(r.accepted.length, r.reply.code);
+ * } finally {
+ *   await client.quit();
+ * }
+ * ```
+ */
+export class SmtpClient {
+  readonly #options: ClientOptions;
+  readonly #timeouts: Timeouts;
+  readonly #port: number;
+  readonly #tlsMode: TlsMode;
+  #transport: Transport | null = null;
+  #parser = new ReplyParser();
+  #greeting: Reply | null = null;
+  #capabilities: Capabilities | null = null;
+  #authenticated: string | null = null;
+  /** `"idle"`: no transaction open; `"dirty"`: a transaction needs RSET; `"closed"`: unusable. */
+  #state: "new" | "idle" | "dirty" | "closed" = "new";
+  #busy = false;
+  /** Whether the current send() has written anything (errors before that leave the session intact). */
+  #wrote = false;
+
+  /**
+   * Creates a client; nothing is opened until {@link SmtpClient.connect}.
+   *
+   * @param options Server, TLS, credentials, timeouts.
+   * @throws {TypeError | RangeError} On invalid options.
+   */
+  constructor(options: ClientOptions) {
+    checkOptions(options);
+    this.#options = options;
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    const r = resolve(options);
+    this.#port = r.port;
+    this.#tlsMode = r.tls;
+  }
+
+  /**
+   * Creates a client and opens the session (greeting, EHLO, TLS, AUTH).
+   *
+   * @param options Server, TLS, credentials, timeouts.
+   * @returns A ready client.
+   */
+  static async connect(options: ClientOptions): Promise<SmtpClient> {
+    const client = new SmtpClient(options);
+    await client.connect();
+    return client;
+  }
+
+  /** The port in use (after defaults). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The TLS mode in use (after defaults). */
+  get tlsMode(): TlsMode {
+    return this.#tlsMode;
+  }
+
+  /** What the server advertised in its last EHLO reply (`null` after a HELO fallback). */
+  get capabilities(): Capabilities | null {
+    return this.#capabilities;
+  }
+
+  /** Greeting, capabilities, TLS session and authenticated mechanism. */
+  get serverInfo(): ServerInfo {
+    if (!this.#greeting) throw new TypeError("Not connected");
+    return {
+      greeting: this.#greeting,
+      capabilities: this.#capabilities,
+      tls: this.#transport?.tls ?? null,
+      authenticated: this.#authenticated,
+    };
+  }
+
+  /** Whether the session can still be used. */
+  get connected(): boolean {
+    return this.#state === "idle" || this.#state === "dirty";
+  }
+
+  /**
+   * Opens the connection and brings the session to the point where mail can
+   * be sent: greeting, EHLO (HELO fallback), STARTTLS per the TLS mode, EHLO
+   * again, AUTH when credentials are configured.
+   *
+   * @returns Resolves when ready.
+   * @throws {SmtpError} Connection, TLS, protocol, reply or timeout errors; the connection is closed.
+   */
+  async connect(): Promise<void> {
+    if (this.#state !== "new") throw new TypeError("connect() may be called only once");
+    this.#state = "dirty";
+    try {
+      await this.#open();
+      this.#state = "idle";
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  async #open(): Promise<void> {
+    const o = this.#options;
+    const connector = o.connector ?? (await runtime()).connector;
+    const tlsOptions = this.#tlsOptions();
+    this.#info(`connecting to ${o.host}:${this.#port} (${this.#tlsMode}) via ${connector.name}`);
+    const signal = AbortSignal.timeout(this.#timeouts.connect);
+    try {
+      this.#transport = await connector.connect({
+        hostname: o.host,
+        port: this.#port,
+        tls: this.#tlsMode === "implicit" ? tlsOptions : undefined,
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) {
+        throw new TimeoutError(
+          `Connecting to ${o.host}:${this.#port} took longer than ${this.#timeouts.connect} ms` +
+            (this.#tlsMode === "implicit" ? " (is this an implicit-TLS port? for STARTTLS ports use tls: \"starttls-required\")" : ""),
+          this.#timeouts.connect,
+          { phase: "connect", cause: err },
+        );
+      }
+      if (err instanceof SmtpError) throw err;
+      throw new ConnectionError(`Cannot connect to ${o.host}:${this.#port}: ${(err as Error)?.message ?? err}`, {
+        phase: "connect",
+        cause: err,
+      });
+    }
+    if (this.#transport.tls) this.#traceTls(this.#transport.tls);
+
+    const greetingDeadline = Date.now() + this.#timeouts.greeting;
+    let greeting: Reply;
+    try {
+      greeting = await this.#readReply("greeting", greetingDeadline);
+    } catch (err) {
+      if (err instanceof TimeoutError && this.#tlsMode !== "implicit") {
+        throw new TimeoutError(
+          `No greeting from ${o.host}:${this.#port} within ${this.#timeouts.greeting} ms; if this is an implicit-TLS port (usually 465), use tls: "implicit"`,
+          this.#timeouts.greeting,
+          { phase: "greeting", cause: err },
+        );
+      }
+      throw err;
+    }
+    this.#greeting = greeting;
+    if (greeting.code !== 220) throw this.#replyError(greeting, "greeting", "Server refused the session");
+
+    await this.#hello();
+
+    if (this.#tlsMode === "starttls-required" || this.#tlsMode === "starttls-opportunistic") {
+      if (this.#capabilities?.startTls) {
+        await this.#startTls(tlsOptions);
+        await this.#hello();
+      } else if (this.#tlsMode === "starttls-required") {
+        throw new TlsError(
+          `Server ${o.host}:${this.#port} does not offer STARTTLS, and tls is "starttls-required"`,
+          { phase: "starttls" },
+        );
+      } else {
+        this.#info("server does not offer STARTTLS; continuing without TLS (tls: \"starttls-opportunistic\")");
+      }
+    }
+
+    if (o.verb) await this.#simple(cmd.verb(), "verb", "VERB", [2], this.#timeouts.mail, false);
+
+    if (o.auth) {
+      this.#checkAuthAllowed();
+      this.#authenticated = await authenticate(this.#saslIo(), this.#capabilities?.auth ?? [], o.auth, {
+        host: o.servername ?? o.host,
+        port: this.#port,
+        random: o.random,
+      });
+      this.#info(`authenticated with ${this.#authenticated}`);
+    }
+  }
+
+  #tlsOptions(): TlsOptions {
+    const o = this.#options;
+    return {
+      servername: o.servername ?? o.host,
+      ca: o.ca === undefined ? undefined : typeof o.ca === "string" ? [o.ca] : o.ca,
+      cert: o.cert,
+      key: o.key,
+      passphrase: o.passphrase,
+      verify: o.tlsVerify ?? true,
+    };
+  }
+
+  /** Credentials go only over TLS whose certificate and name verified, unless explicitly allowed. */
+  #checkAuthAllowed(): void {
+    const o = this.#options;
+    if (o.allowPlaintextAuth) return;
+    if (!this.#transport?.tls) {
+      throw new AuthError(
+        `Refusing to send credentials to ${o.host}:${this.#port} over a connection without TLS; use TLS, or set allowPlaintextAuth if the network is trusted`,
+        { phase: "auth" },
+      );
+    }
+    if (o.tlsVerify === false) {
+      throw new AuthError(
+        `Refusing to send credentials to ${o.host}:${this.#port}: the server certificate was not verified (tlsVerify: false); pass its CA with "ca", or set allowPlaintextAuth`,
+        { phase: "auth" },
+      );
+    }
+  }
+
+  async #hello(): Promise<void> {
+    const name = this.#options.name ?? addressLiteral(this.#transport?.localAddress?.address);
+    const deadline = Date.now() + this.#timeouts.mail;
+    await this.#write(cmd.ehlo(name), "ehlo", deadline);
+    const reply = await this.#readReply("ehlo", deadline);
+    if (reply.code === 250) {
+      this.#capabilities = parseCapabilities(reply);
+      return;
+    }
+    if (reply.code >= 500) {
+      // RFC 5321 §3.2: a server that does not know EHLO answers 500/502; fall back to HELO.
+      this.#info(`EHLO refused (${reply.code}); falling back to HELO`);
+      this.#capabilities = null;
+      await this.#write(cmd.helo(name), "helo", deadline);
+      const helo = await this.#readReply("helo", deadline);
+      if (helo.code !== 250) throw this.#replyError(helo, "helo", "HELO refused");
+      return;
+    }
+    throw this.#replyError(reply, "ehlo", "EHLO refused");
+  }
+
+  async #startTls(tlsOptions: TlsOptions): Promise<void> {
+    const deadline = Date.now() + this.#timeouts.mail;
+    await this.#write(cmd.starttls(), "starttls", deadline);
+    const reply = await this.#readReply("starttls", deadline);
+    if (reply.code !== 220) throw this.#replyError(reply, "starttls", "STARTTLS refused");
+    // Anything the server sent after its 220 arrived before the handshake and
+    // would be read as if it came over TLS (CVE-2011-0411): refuse it.
+    if (this.#parser.bufferedBytes > 0) {
+      throw new ProtocolError(
+        `Server sent ${this.#parser.bufferedBytes} octets after its STARTTLS reply, before the TLS handshake; refusing them`,
+        { phase: "starttls" },
+      );
+    }
+    const transport = this.#transport!;
+    const info = await this.#withDeadline(
+      transport.startTls(tlsOptions),
+      Date.now() + this.#timeouts.tls,
+      "tls",
+      this.#timeouts.tls,
+      "TLS handshake",
+    );
+    this.#parser = new ReplyParser();
+    // RFC 3207 §4.2: forget everything learnt before TLS.
+    this.#capabilities = null;
+    this.#traceTls(info);
+  }
+
+  #traceTls(info: TlsInfo): void {
+    const cert = info.peerCertificate;
+    this.#info(
+      `TLS established: ${info.protocol ?? "?"} ${info.cipher ?? ""}` +
+        (cert?.subject ? `; certificate subject ${cert.subject}, issuer ${cert.issuer ?? "?"}, valid to ${cert.validTo ?? "?"}` : ""),
+    );
+  }
+
+  /**
+   * Sends one message on this connection.
+   *
+   * MAIL FROM (with SIZE, BODY, SMTPUTF8 and DSN parameters when offered),
+   * RCPT TO for each recipient, then DATA or BDAT — pipelined when the server
+   * offers PIPELINING. Per-recipient results are returned; rejected
+   * recipients do not fail the message unless `policy` is `"all"` or nobody
+   * was accepted.
+   *
+   * @param message Envelope and content.
+   * @returns Accepted and rejected recipients and the final reply.
+   * @throws {ReplyError} When MAIL is refused, no recipient is accepted (or not all, with `policy: "all"`), or the data is refused.
+   * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed.
+   */
+  async send(message: OutgoingMessage): Promise<SendResult> {
+    if (this.#state === "new") throw new TypeError("Call connect() before send()");
+    if (this.#state === "closed") throw new ConnectionError("The connection is closed", { phase: "mail" });
+    if (this.#busy) throw new TypeError("send() called while another operation is in progress on this client");
+    this.#busy = true;
+    this.#wrote = false;
+    try {
+      return await this.#send(message);
+    } catch (err) {
+      // Errors before the first write (bad arguments, SIZE, SMTPUTF8) and
+      // negative replies leave the session usable; anything else closes it.
+      if (this.#wrote && !(err instanceof ReplyError && err.code !== 421)) this.close();
+      throw err;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #send(message: OutgoingMessage): Promise<SendResult> {
+    if (typeof message !== "object" || message === null) throw new TypeError("Message must be an object");
+    if (typeof message.from !== "string") throw new TypeError("Message \"from\" must be a string (\"\" for the null sender)");
+    if (!Array.isArray(message.to) || message.to.length === 0) throw new TypeError("Message \"to\" must list at least one recipient");
+    const policy = message.policy ?? "any";
+    if (policy !== "any" && policy !== "all") throw new TypeError(`Message "policy" must be "any" or "all"`);
+    const recipients = message.to.map(recipientSpec);
+    const caps = this.#capabilities;
+    const content = normaliseData(message.data);
+
+    // Decide the MAIL parameters before anything is written.
+    let size = message.size;
+    let eightBit = message.eightBit;
+    let headerUtf8 = false;
+    if ("bytes" in content) {
+      const scan = scanMessage(content.bytes);
+      if (scan.maxLineLength > 998) {
+        throw new RangeError(
+          `Message has a line of ${scan.maxLineLength} octets; RFC 5321 allows 998 — encode the body (quoted-printable or base64)`,
+        );
+      }
+      size = scan.size;
+      eightBit = scan.eightBit;
+      headerUtf8 = scan.headerEightBit;
+    }
+    const needUtf8 = hasNonAscii(message.from) || recipients.some((r) => hasNonAscii(r.address));
+    const smtpUtf8 = needUtf8 || message.smtpUtf8 === true || headerUtf8;
+    if (needUtf8 && !caps?.smtpUtf8) {
+      throw new SmtpError(
+        `Server does not offer SMTPUTF8, which the non-ASCII address${recipients.length > 1 ? "es" : ""} in this envelope need`,
+        { phase: "mail" },
+      );
+    }
+    if (caps?.size && size !== undefined && size > caps.size) {
+      throw new SmtpError(`Message of ${size} octets exceeds the server's SIZE limit of ${caps.size} octets`, {
+        phase: "mail",
+        code: 552,
+        enhancedCode: "5.3.4",
+      });
+    }
+    const params: [string, string | true][] = [];
+    if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
+    if (caps?.eightBitMime && (eightBit ?? !("bytes" in content))) params.push(["BODY", "8BITMIME"]);
+    if (smtpUtf8 && caps?.smtpUtf8) params.push(["SMTPUTF8", true]);
+    if (caps?.dsn) {
+      if (message.dsnReturn) params.push(["RET", message.dsnReturn]);
+      if (message.dsnEnvelopeId) params.push(["ENVID", xtextEncode(message.dsnEnvelopeId)]);
+    }
+    const commands: Uint8Array[] = [cmd.mailFrom(message.from, params)];
+    for (const r of recipients) {
+      const rp: [string, string | true][] = [];
+      const notify = r.notify ?? message.dsnNotify;
+      if (caps?.dsn && (notify || r.orcpt)) {
+        if (notify) rp.push(["NOTIFY", notify === "NEVER" ? "NEVER" : notify.join(",")]);
+        rp.push(["ORCPT", orcptValue(r.orcpt ?? r.address)]);
+      }
+      commands.push(cmd.rcptTo(r.address, rp));
+    }
+
+    if (this.#state === "dirty") await this.reset();
+    this.#state = "dirty";
+
+    const useBdat = caps?.chunking === true && this.#options.chunking !== false;
+    const pipelining = caps?.pipelining === true && this.#options.pipelining !== false;
+    // With "all", DATA is only sent after every RCPT reply is known: a 354
+    // could not be taken back without delivering to the accepted ones.
+    const pipelineData = pipelining && !useBdat && policy === "any";
+
+    const mailDeadline = Date.now() + this.#timeouts.mail;
+    let mailReply: Reply;
+    const rcptReplies: Reply[] = [];
+    let dataReply: Reply | null = null;
+    if (pipelining) {
+      const group = pipelineData ? [...commands, cmd.data()] : commands;
+      await this.#write(concatAll(group), "mail", mailDeadline);
+      mailReply = await this.#readReply("mail", mailDeadline);
+      for (let i = 0; i < recipients.length; i++) {
+        rcptReplies.push(await this.#readReply("rcpt", Date.now() + this.#timeouts.rcpt));
+      }
+      if (pipelineData) dataReply = await this.#readReply("data", Date.now() + this.#timeouts.data);
+    } else {
+      await this.#write(commands[0]!, "mail", mailDeadline);
+      mailReply = await this.#readReply("mail", mailDeadline);
+      if (mailReply.code === 250) {
+        for (let i = 0; i < recipients.length; i++) {
+          const deadline = Date.now() + this.#timeouts.rcpt;
+          await this.#write(commands[i + 1]!, "rcpt", deadline);
+          rcptReplies.push(await this.#readReply("rcpt", deadline));
+        }
+      }
+    }
+
+    const accepted: RecipientResult[] = [];
+    const rejected: RecipientResult[] = [];
+    recipients.forEach((r, i) => {
+      const reply = rcptReplies[i];
+      const result: RecipientResult = {
+        address: r.address,
+        accepted: reply !== undefined && reply.code >= 200 && reply.code < 300,
+        code: reply?.code ?? mailReply.code,
+        enhancedCode: reply?.enhanced ?? null,
+        message: reply ? replyText(reply) : "not attempted: MAIL FROM was refused",
+      };
+      (result.accepted ? accepted : rejected).push(result);
+    });
+
+    // A pipelined DATA that the server accepted must be finished with a lone dot (RFC 2920 §3.1).
+    const abortPipelinedData = async (): Promise<void> => {
+      if (dataReply?.code === 354) {
+        await this.#write(encoder.encode(".\r\n"), "data", Date.now() + this.#timeouts.dataEnd);
+        await this.#readReply("data", Date.now() + this.#timeouts.dataEnd);
+      }
+    };
+
+    if (mailReply.code !== 250) {
+      await abortPipelinedData();
+      throw this.#replyError(mailReply, "mail", `Sender <${message.from}> refused`);
+    }
+    if (accepted.length === 0 || (policy === "all" && rejected.length > 0)) {
+      await abortPipelinedData();
+      const first = rejected[0]!;
+      const err = new ReplyError(
+        accepted.length === 0
+          ? `No recipient accepted: ${rejected.map((r) => `<${r.address}> ${r.code} ${r.message}`).join("; ")}`
+          : `Not every recipient accepted (policy "all"): ${rejected.map((r) => `<${r.address}> ${r.code} ${r.message}`).join("; ")}`,
+        { code: first.code, enhanced: first.enhancedCode, lines: [first.message] },
+        "rcpt",
+      );
+      throw Object.assign(err, { rejected });
+    }
+
+    let finalReply: Reply;
+    let octets: number;
+    if (useBdat) {
+      ({ reply: finalReply, octets } = await this.#sendBdat(content));
+    } else {
+      if (!pipelineData) {
+        const deadline = Date.now() + this.#timeouts.data;
+        await this.#write(cmd.data(), "data", deadline);
+        dataReply = await this.#readReply("data", deadline);
+      }
+      if (dataReply!.code !== 354) throw this.#replyError(dataReply!, "data", "DATA refused");
+      ({ reply: finalReply, octets } = await this.#sendData(content));
+    }
+    if (finalReply.code !== 250) throw this.#replyError(finalReply, "message", "Message refused");
+    this.#state = "idle";
+    return { accepted, rejected, reply: finalReply, octets };
+  }
+
+  async #sendData(content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> }): Promise<{ reply: Reply; octets: number }> {
+    const enc = new DataEncoder();
+    let octets = 0;
+    if ("bytes" in content) {
+      const out = concatAll([enc.push(content.bytes), enc.end()]);
+      octets = out.length;
+      this.#trace("send", `[${out.length} octets of message data, ending with "."]`);
+      await this.#write(out, "message", Date.now() + this.#timeouts.dataEnd, false);
+    } else {
+      let pending: Uint8Array[] = [];
+      let pendingSize = 0;
+      const flush = async () => {
+        if (pendingSize === 0) return;
+        const out = concatAll(pending);
+        pending = [];
+        pendingSize = 0;
+        octets += out.length;
+        await this.#write(out, "message", Date.now() + this.#timeouts.dataBlock, false);
+      };
+      try {
+        for await (const chunk of content.stream) {
+          const out = enc.push(chunk);
+          if (out.length === 0) continue;
+          pending.push(out);
+          pendingSize += out.length;
+          if (pendingSize >= DATA_WRITE_SIZE) await flush();
+        }
+      } catch (err) {
+        // The server must not see a partial message as complete: drop the connection without the dot.
+        this.close();
+        throw err;
+      }
+      pending.push(enc.end());
+      pendingSize += 1;
+      await flush();
+      this.#trace("send", `[${octets} octets of message data, ending with "."]`);
+    }
+    const reply = await this.#readReply("message", Date.now() + this.#timeouts.dataEnd);
+    return { reply, octets };
+  }
+
+  async #sendBdat(content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> }): Promise<{ reply: Reply; octets: number }> {
+    const bdat = new BdatEncoder();
+    let octets = 0;
+    const sendChunk = async (chunk: Uint8Array, last: boolean): Promise<Reply> => {
+      const head = cmd.bdat(chunk.length, last);
+      octets += chunk.length;
+      this.#trace("send", `${decoder.decode(head).trimEnd()} [${chunk.length} octets]`);
+      const deadline = Date.now() + (last ? this.#timeouts.dataEnd : this.#timeouts.dataBlock);
+      await this.#write(concatAll([head, chunk]), "bdat", deadline, false);
+      return await this.#readReply(last ? "message" : "bdat", deadline);
+    };
+    if ("bytes" in content) {
+      const body = concatAll([bdat.push(content.bytes), bdat.end()]);
+      return { reply: await sendChunk(body, true), octets };
+    }
+    let held: Uint8Array[] = [];
+    let heldSize = 0;
+    try {
+      for await (const chunk of content.stream) {
+        const out = bdat.push(chunk);
+        held.push(out);
+        heldSize += out.length;
+        if (heldSize >= BDAT_CHUNK_SIZE) {
+          const reply = await sendChunk(concatAll(held), false);
+          held = [];
+          heldSize = 0;
+          if (reply.code !== 250) throw this.#replyError(reply, "bdat", "BDAT chunk refused");
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof ReplyError)) this.close();
+      throw err;
+    }
+    held.push(bdat.end());
+    return { reply: await sendChunk(concatAll(held), true), octets };
+  }
+
+  /**
+   * Resets the transaction (RSET). Called automatically between messages when needed.
+   *
+   * @returns Resolves on 250.
+   */
+  async reset(): Promise<void> {
+    await this.#simple(cmd.rset(), "rset", "RSET", [2], this.#timeouts.mail, true);
+    this.#state = "idle";
+  }
+
+  /**
+   * Sends NOOP, e.g. to keep a pooled connection alive.
+   *
+   * @returns The server's reply.
+   */
+  async noop(): Promise<Reply> {
+    return await this.#simple(cmd.noop(), "noop", "NOOP", [2], this.#timeouts.mail, true);
+  }
+
+  /**
+   * Ends the session politely (QUIT) and closes the connection. Never throws
+   * for a server that has already gone away.
+   *
+   * @returns Resolves when closed.
+   */
+  async quit(): Promise<void> {
+    if (this.#state === "closed" || this.#state === "new") {
+      this.close();
+      return;
+    }
+    try {
+      await this.#simple(cmd.quit(), "quit", "QUIT", [2], Math.min(this.#timeouts.mail, 10_000), true);
+    } catch {
+      // The session is over either way.
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the connection at once, without QUIT. Idempotent. */
+  close(): void {
+    this.#state = "closed";
+    const t = this.#transport;
+    if (t) t.close();
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  async #simple(
+    bytes: Uint8Array,
+    phase: SmtpPhase,
+    what: string,
+    ok: readonly number[],
+    timeout: number,
+    checkOpen: boolean,
+  ): Promise<Reply> {
+    if (checkOpen && this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
+    const deadline = Date.now() + timeout;
+    await this.#write(bytes, phase, deadline);
+    const reply = await this.#readReply(phase, deadline);
+    if (!ok.includes(Math.floor(reply.code / 100))) throw this.#replyError(reply, phase, `${what} refused`);
+    return reply;
+  }
+
+  /** The I/O the SASL layer needs, with AUTH payloads redacted in the trace. */
+  #saslIo(): import("./auth.ts").SaslIo {
+    return {
+      send: async (line: string, traced: string) => {
+        const deadline = Date.now() + this.#timeouts.mail;
+        this.#trace("send", traced);
+        await this.#write(encoder.encode(line + "\r\n"), "auth", deadline, false);
+      },
+      read: () => this.#readReply("auth", Date.now() + this.#timeouts.mail),
+      replyError: (reply: Reply, message: string) => this.#replyError(reply, "auth", message),
+    };
+  }
+
+  async #write(bytes: Uint8Array, phase: SmtpPhase, deadline: number, trace = true): Promise<void> {
+    const t = this.#transport;
+    if (!t || this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
+    if (trace && this.#options.trace) {
+      for (const line of decoder.decode(bytes).split("\r\n")) if (line) this.#trace("send", line);
+    }
+    this.#wrote = true;
+    await this.#withDeadline(t.write(bytes), deadline, phase, undefined, "writing");
+  }
+
+  async #readReply(phase: SmtpPhase, deadline: number): Promise<Reply> {
+    for (;;) {
+      let reply: Reply | null;
+      try {
+        reply = this.#parser.nextEvent();
+      } catch (err) {
+        this.close();
+        if (err instanceof ProtocolError) throw new ProtocolError(err.message, { phase, cause: err });
+        throw err;
+      }
+      if (reply) {
+        if (this.#options.trace) {
+          reply.lines.forEach((l, i) => this.#trace("recv", `${reply!.code}${i < reply!.lines.length - 1 ? "-" : " "}${l}`));
+        }
+        if (reply.code === 421) {
+          this.close();
+          throw this.#replyError(reply, phase, "Server is closing the connection");
+        }
+        return reply;
+      }
+      const t = this.#transport;
+      if (!t || this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
+      const chunk = await this.#withDeadline(t.read(), deadline, phase, undefined, "waiting for the server's reply");
+      if (chunk === null) {
+        this.close();
+        throw new ConnectionError(`Server closed the connection during ${phase}`, { phase });
+      }
+      this.#parser.receiveData(chunk);
+    }
+  }
+
+  async #withDeadline<T>(
+    promise: Promise<T>,
+    deadline: number,
+    phase: SmtpPhase,
+    timeoutMs: number | undefined,
+    what: string,
+  ): Promise<T> {
+    const remaining = deadline - Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const limit = timeoutMs ?? this.#stageTimeout(phase);
+        reject(new TimeoutError(`Timed out ${what} during ${phase} (limit ${limit} ms)`, limit, { phase }));
+      }, Math.max(0, remaining));
+    });
+    promise.catch(() => {}); // settled later after a timeout: not an unhandled rejection
+    try {
+      return await Promise.race([promise, expired]);
+    } catch (err) {
+      if (err instanceof TimeoutError) this.close();
+      else if (!(err instanceof SmtpError)) {
+        this.close();
+        throw new ConnectionError(`Connection failed during ${phase}: ${(err as Error)?.message ?? err}`, {
+          phase,
+          cause: err,
+        });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #stageTimeout(phase: SmtpPhase): number {
+    const t = this.#timeouts;
+    switch (phase) {
+      case "greeting":
+        return t.greeting;
+      case "tls":
+        return t.tls;
+      case "rcpt":
+        return t.rcpt;
+      case "data":
+        return t.data;
+      case "bdat":
+        return t.dataBlock;
+      case "message":
+        return t.dataEnd;
+      default:
+        return t.mail;
+    }
+  }
+
+  #replyError(reply: Reply, phase: SmtpPhase, what: string): ReplyError {
+    return new ReplyError(`${what}: ${reply.code} ${replyText(reply)}`, reply, phase);
+  }
+
+  #trace(direction: "send" | "recv" | "info", line: string): void {
+    const fn = this.#options.trace;
+    if (!fn) return;
+    try {
+      fn({ direction, line });
+    } catch {
+      // A failing trace hook must not break the session.
+    }
+  }
+
+  #info(line: string): void {
+    this.#trace("info", line);
+  }
+}
+
+function concatAll(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

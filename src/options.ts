@@ -1,0 +1,192 @@
+/**
+ * Options and result types of the SMTP client, shared by the library API and the CLI.
+ * @module
+ */
+import type { Connector } from "../deps.ts";
+import type { Capabilities, Reply } from "./protocol/types.ts";
+
+/**
+ * How the connection is secured.
+ *
+ * - `"implicit"`: TLS from the first byte (RFC 8314; port 465).
+ * - `"starttls-required"`: plain connect, then STARTTLS; fail if the server does not offer it.
+ * - `"starttls-opportunistic"`: STARTTLS when offered, plain otherwise (a failed handshake is still an error).
+ * - `"none"`: never TLS.
+ */
+export type TlsMode = "implicit" | "starttls-required" | "starttls-opportunistic" | "none";
+
+/** Deadlines in milliseconds, per stage (RFC 5321 §4.5.3.2), each measured as total time for the stage. */
+export interface Timeouts {
+  /** TCP connect (and implicit-TLS handshake). Default 30 s. */
+  readonly connect: number;
+  /** Waiting for the 220 greeting. Default 5 min. */
+  readonly greeting: number;
+  /** TLS handshake after STARTTLS. Default 60 s. */
+  readonly tls: number;
+  /** MAIL and other commands (EHLO, RSET, NOOP, AUTH, QUIT). Default 5 min. */
+  readonly mail: number;
+  /** Each RCPT. Default 5 min. */
+  readonly rcpt: number;
+  /** DATA command until 354. Default 2 min. */
+  readonly data: number;
+  /** Each block of message data written. Default 3 min. */
+  readonly dataBlock: number;
+  /** The final dot (or last BDAT) until its reply. Default 10 min. */
+  readonly dataEnd: number;
+}
+
+/** The RFC 5321 §4.5.3.2 defaults. */
+export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
+  connect: 30_000,
+  greeting: 300_000,
+  tls: 60_000,
+  mail: 300_000,
+  rcpt: 300_000,
+  data: 120_000,
+  dataBlock: 180_000,
+  dataEnd: 600_000,
+});
+
+/** One line of the protocol trace. Secrets are already replaced by `<redacted>`. */
+export interface TraceEvent {
+  /** `"send"`: client to server; `"recv"`: server to client; `"info"`: a note (TLS established, …). */
+  readonly direction: "send" | "recv" | "info";
+  /** The line without CRLF. */
+  readonly line: string;
+}
+
+/** Credentials for SMTP AUTH. */
+export interface AuthOptions {
+  /** The user name. */
+  readonly user: string;
+  /** The password (for PLAIN, LOGIN, CRAM-MD5, SCRAM, NTLM). */
+  readonly pass?: string;
+  /** An OAuth 2 bearer token (for XOAUTH2, OAUTHBEARER). */
+  readonly token?: string;
+  /** Force one mechanism (e.g. `"PLAIN"`); otherwise the strongest offered is tried first. */
+  readonly method?: string;
+  /** Authorization identity (PLAIN), rarely needed. */
+  readonly authzid?: string;
+}
+
+/** Where and how to connect. */
+export interface ClientOptions {
+  /** Server host name or IP address. */
+  readonly host: string;
+  /** Port. Default 465 for `tls: "implicit"`, otherwise 587 when `auth` is set, else 25. */
+  readonly port?: number;
+  /** TLS mode. Default: `"implicit"` on port 465; `"starttls-required"` when `auth` is set; else `"starttls-opportunistic"`. */
+  readonly tls?: TlsMode;
+  /** The name the certificate must match (and SNI). Default: `host`. */
+  readonly servername?: string;
+  /** Trusted CA certificates (PEM); replace the system store when given. */
+  readonly ca?: string | readonly string[];
+  /** Client certificate (PEM) for TLS client authentication. */
+  readonly cert?: string;
+  /** Client private key (PEM). */
+  readonly key?: string;
+  /** Passphrase of the client key. */
+  readonly passphrase?: string;
+  /**
+   * Verify the server certificate and name. Default `true`. Setting `false`
+   * exposes the session (and any password) to interception.
+   */
+  readonly tlsVerify?: boolean;
+  /** The EHLO/HELO name. Default: the address literal of our end, e.g. `[192.0.2.1]`. */
+  readonly name?: string;
+  /** Credentials; authentication happens right after EHLO (and TLS). */
+  readonly auth?: AuthOptions;
+  /** Allow sending credentials over a connection without TLS. Default `false`. */
+  readonly allowPlaintextAuth?: boolean;
+  /** Use PIPELINING when offered. Default `true`. */
+  readonly pipelining?: boolean;
+  /** Use BDAT when CHUNKING is offered. Default `true`. */
+  readonly chunking?: boolean;
+  /** Send VERB after EHLO (the seeds' smtpmail-debug-verb). Default `false`. */
+  readonly verb?: boolean;
+  /** Deadlines; unspecified stages use {@link DEFAULT_TIMEOUTS}. */
+  readonly timeouts?: Partial<Timeouts>;
+  /** Opens the connection; default: the adapter for the current runtime. */
+  readonly connector?: Connector;
+  /** Receives every protocol line, secrets redacted. */
+  readonly trace?: (event: TraceEvent) => void;
+  /** Random source for SASL nonces; default `crypto.getRandomValues`. */
+  readonly random?: (bytes: Uint8Array) => Uint8Array;
+}
+
+/** DSN request for one recipient (RFC 3461). */
+export type DsnNotify = "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[];
+
+/** A recipient with per-recipient options. */
+export interface RecipientSpec {
+  /** The forward-path address. */
+  readonly address: string;
+  /** DSN NOTIFY; sent only when the server offers DSN. */
+  readonly notify?: DsnNotify;
+  /** DSN ORCPT (original recipient); defaults to `address` when DSN options are used. */
+  readonly orcpt?: string;
+}
+
+/** Message content: bytes, text, or a stream of bytes (RFC 5322 message with headers). */
+export type MessageData =
+  | Uint8Array
+  | string
+  | AsyncIterable<Uint8Array>
+  | ReadableStream<Uint8Array>;
+
+/** One message to send: envelope plus content. */
+export interface OutgoingMessage {
+  /** The reverse-path; `""` for the null sender `<>`. */
+  readonly from: string;
+  /** Forward-paths. */
+  readonly to: readonly (string | RecipientSpec)[];
+  /** The message (headers and body). Line endings are normalised to CRLF. */
+  readonly data: MessageData;
+  /** Size in octets, for `SIZE=` when `data` is a stream (computed for bytes and strings). */
+  readonly size?: number;
+  /** Whether the content has 8-bit octets; computed for bytes and strings, assumed for streams. */
+  readonly eightBit?: boolean;
+  /** Request SMTPUTF8 (needed for UTF-8 headers); set automatically for non-ASCII addresses. */
+  readonly smtpUtf8?: boolean;
+  /** DSN: return full message or headers only. */
+  readonly dsnReturn?: "FULL" | "HDRS";
+  /** DSN envelope identifier. */
+  readonly dsnEnvelopeId?: string;
+  /** DSN NOTIFY applied to every recipient without its own. */
+  readonly dsnNotify?: DsnNotify;
+  /**
+   * `"any"` (default): send when at least one recipient is accepted.
+   * `"all"`: send only when every recipient is accepted.
+   */
+  readonly policy?: "any" | "all";
+}
+
+/** What happened to one recipient. */
+export interface RecipientResult {
+  readonly address: string;
+  readonly accepted: boolean;
+  /** The server's reply to RCPT (or to the final dot, for LMTP-like per-recipient data replies). */
+  readonly code: number;
+  readonly enhancedCode: string | null;
+  readonly message: string;
+}
+
+/** The outcome of a sent message. */
+export interface SendResult {
+  /** Recipients the server accepted (and the message was delivered to them). */
+  readonly accepted: readonly RecipientResult[];
+  /** Recipients the server refused. */
+  readonly rejected: readonly RecipientResult[];
+  /** The server's reply to the end of data (queue id is usually in it). */
+  readonly reply: Reply;
+  /** Octets of message data transmitted (after CRLF normalisation and dot-stuffing). */
+  readonly octets: number;
+}
+
+/** What the session learnt about the server (for diagnostics such as `--serverinfo`). */
+export interface ServerInfo {
+  readonly greeting: Reply;
+  readonly capabilities: Capabilities | null;
+  readonly tls: import("../deps.ts").TlsInfo | null;
+  readonly authenticated: string | null;
+}

@@ -1,0 +1,31 @@
+/**
+ * One-shot sending: connect, send one message, quit.
+ * @module
+ */
+import { SmtpClient } from "./client.ts";
+import type { ClientOptions, OutgoingMessage, SendResult } from "./options.ts";
+
+/**
+ * Connects, sends one message and says QUIT — the simplest way to send mail.
+ * For many messages, keep one {@link SmtpClient} open instead.
+ *
+ * @param options Server, TLS and credentials.
+ * @param message Envelope and content.
+ * @returns Accepted and rejected recipients and the server's final reply.
+ * @example
+ * ```ts
+ * const r = await send(
+ *   { host: "smtp.example.org", auth: { user: "me@example.org", pass: "app-password" } },
+ *   { from: "me@example.org", to: ["you@example.net"], data: "Subject: Hi\r\n\r\nHello!\r\n" },
+ * );
+ * console.log(r.reply.code); // 250
+ * ```
+ */
+export async function send(options: ClientOptions, message: OutgoingMessage): Promise<SendResult> {
+  const client = await SmtpClient.connect(options);
+  try {
+    return await client.send(message);
+  } finally {
+    await client.quit();
+  }
+}
