@@ -29,16 +29,22 @@ export {
   TimeoutError,
   TlsError,
 } from "./src/errors.ts";
-export type {
-  ConnectOptions,
-  Connector,
-  NetAddress,
-  TlsInfo,
-  TlsOptions,
-  Transport,
+export {
+  type ConnectOptions,
+  type Connector,
+  detectRuntime,
+  type FileInfo,
+  type Host,
+  type NetAddress,
+  type RunResult,
+  runtime,
+  type Runtime,
+  type TlsInfo,
+  type TlsOptions,
+  type Transport,
 } from "./deps.ts";
 export type { Capabilities, Reply } from "./src/protocol/types.ts";
-export { SmtpClient } from "./src/client.ts";
+export { fromComposed, SmtpClient } from "./src/client.ts";
 export { send } from "./src/send.ts";
 export {
   type AuthOptions,
@@ -55,3 +61,35 @@ export {
   type TlsMode,
   type TraceEvent,
 } from "./src/options.ts";
+export {
+  type Address,
+  type AddressParseOptions,
+  domainOf,
+  formatAddress,
+  type Group,
+  isValidEnvelopeAddress,
+  type Mailbox,
+  type MailboxInput,
+  parseAddressList,
+  parseMailbox,
+} from "./src/message/address.ts";
+export {
+  type AddressInput,
+  type Attachment,
+  type AttachmentContent,
+  compose,
+  type ComposedMessage,
+  type ComposeOptions,
+  composeToBytes,
+  type HeaderInput,
+  type OpenFile,
+} from "./src/message/compose.ts";
+export {
+  deriveEnvelope,
+  type Envelope,
+  type EnvelopeOptions,
+  prepareRaw,
+  type PreparedMessage,
+  type PrepareRawOptions,
+} from "./src/message/envelope.ts";
+export * from "./src/queue.ts";

@@ -38,6 +38,7 @@ import { BdatEncoder } from "./protocol/bdat.ts";
 import { orcptValue, xtextEncode } from "./protocol/xtext.ts";
 import type { Capabilities, Reply } from "./protocol/types.ts";
 import { authenticate } from "./auth.ts";
+import type { ComposedMessage } from "./message/compose.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -400,7 +401,8 @@ export class SmtpClient {
   }
 
   /**
-   * Sends one message on this connection.
+   * Sends one message on this connection: an {@link OutgoingMessage}, or a
+   * message built by `compose()` (its envelope is used).
    *
    * MAIL FROM (with SIZE, BODY, SMTPUTF8 and DSN parameters when offered),
    * RCPT TO for each recipient, then DATA or BDAT — pipelined when the server
@@ -413,14 +415,14 @@ export class SmtpClient {
    * @throws {ReplyError} When MAIL is refused, no recipient is accepted (or not all, with `policy: "all"`), or the data is refused.
    * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed.
    */
-  async send(message: OutgoingMessage): Promise<SendResult> {
+  async send(message: OutgoingMessage | ComposedMessage): Promise<SendResult> {
     if (this.#state === "new") throw new TypeError("Call connect() before send()");
     if (this.#state === "closed") throw new ConnectionError("The connection is closed", { phase: "mail" });
     if (this.#busy) throw new TypeError("send() called while another operation is in progress on this client");
     this.#busy = true;
     this.#wrote = false;
     try {
-      return await this.#send(message);
+      return await this.#send(isComposed(message) ? fromComposed(message) : message);
     } catch (err) {
       // Errors before the first write (bad arguments, SIZE, SMTPUTF8) and
       // negative replies leave the session usable; anything else closes it.
@@ -846,6 +848,20 @@ export class SmtpClient {
   #info(line: string): void {
     this.#trace("info", line);
   }
+}
+
+function isComposed(m: OutgoingMessage | ComposedMessage): m is ComposedMessage {
+  return typeof (m as ComposedMessage).stream === "function" && typeof (m as ComposedMessage).envelope === "object";
+}
+
+/**
+ * The envelope and content of a message built by `compose()`.
+ *
+ * @param m A composed message.
+ * @returns The message to send: envelope from its headers, content streamed.
+ */
+export function fromComposed(m: ComposedMessage): OutgoingMessage {
+  return { from: m.envelope.from, to: m.envelope.to, data: m.stream(), smtpUtf8: m.smtputf8 };
 }
 
 function concatAll(parts: readonly Uint8Array[]): Uint8Array {

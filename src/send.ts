@@ -4,13 +4,14 @@
  */
 import { SmtpClient } from "./client.ts";
 import type { ClientOptions, OutgoingMessage, SendResult } from "./options.ts";
+import type { ComposedMessage } from "./message/compose.ts";
 
 /**
  * Connects, sends one message and says QUIT — the simplest way to send mail.
  * For many messages, keep one {@link SmtpClient} open instead.
  *
  * @param options Server, TLS and credentials.
- * @param message Envelope and content.
+ * @param message Envelope and content, or a message built by `compose()`.
  * @returns Accepted and rejected recipients and the server's final reply.
  * @example
  * ```ts
@@ -21,7 +22,7 @@ import type { ClientOptions, OutgoingMessage, SendResult } from "./options.ts";
  * console.log(r.reply.code); // 250
  * ```
  */
-export async function send(options: ClientOptions, message: OutgoingMessage): Promise<SendResult> {
+export async function send(options: ClientOptions, message: OutgoingMessage | ComposedMessage): Promise<SendResult> {
   const client = await SmtpClient.connect(options);
   try {
     return await client.send(message);
