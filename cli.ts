@@ -1,6 +1,9 @@
 /**
  * The `smtpsend` command: a sendmail-compatible front end to the library.
- * Thin: it parses arguments, loads configuration and calls the public API.
+ * Thin: it parses arguments, loads configuration and calls the public API
+ * (see `src/cli/main.ts`). Runs under Node (`npx smtpsend`, `bunx smtpsend`,
+ * the installed `bin/smtpsend.js`), Bun and Deno (`deno run -A cli.ts`); the
+ * runtime adapter is picked when it runs.
  *
  * @module
  */
@@ -8,6 +11,7 @@ import { VERSION } from "./src/version.ts";
 import { main } from "./src/cli/main.ts";
 
 export { main, VERSION };
+export type { CliIo } from "./src/cli/main.ts";
 
 // Run when executed directly (node/bun bin, `deno run cli.ts`), not when imported.
 declare const Deno: { args: string[]; exit(code: number): never; mainModule?: string } | undefined;
@@ -19,22 +23,26 @@ function isMain(): boolean {
   if (typeof process !== "undefined" && process.argv[1]) {
     const script = process.argv[1].replace(/\\/g, "/");
     const here = import.meta.url;
-    return here.endsWith(script) || here.endsWith(script + ".js") || /\/bin\/smtpsend(\.js)?$/.test(script);
+    return here.endsWith(script) || here.endsWith(script + ".js") || /\/bin\/smtpsend(\.js)?$/.test(script) ||
+      /\/smtpsend$/.test(script);
   }
   return false;
 }
 
+function exit(code: number): void {
+  if (typeof Deno !== "undefined") Deno.exit(code);
+  else {
+    process!.exitCode = code;
+    // Let pending output drain, but do not wait for a handle someone forgot to close.
+    const t = setTimeout(() => process!.exit(code), 2000) as unknown as { unref?: () => void };
+    t.unref?.();
+  }
+}
+
 if (isMain()) {
   const args = typeof Deno !== "undefined" ? Deno.args : process!.argv.slice(2);
-  main(args).then(
-    (code) => {
-      if (typeof Deno !== "undefined") Deno.exit(code);
-      else process!.exitCode = code;
-    },
-    (err) => {
-      console.error(`smtpsend: ${err instanceof Error ? err.message : String(err)}`);
-      if (typeof Deno !== "undefined") Deno.exit(70);
-      else process!.exitCode = 70;
-    },
-  );
+  main(args).then(exit, (err) => {
+    console.error(`smtpsend: internal error: ${err instanceof Error ? err.message : String(err)}`);
+    exit(70);
+  });
 }

@@ -1,0 +1,169 @@
+/**
+ * From configuration and command line to client options: the account with
+ * command-line overrides applied, the server to talk to, and the
+ * {@link ClientOptions} for it (certificate files read through the Host).
+ *
+ * Precedence: command-line options, then the chosen account, then
+ * `SMTPSERVER` (already folded in by `selectAccount`), then the defaults.
+ *
+ * Port when none is configured: 465 with implicit TLS; 587 when the account
+ * is set up to authenticate (a user, a password, a password command,
+ * `auth on`); else 25. TLS mode when none is configured: implicit on port
+ * 465; STARTTLS required when the account is set up to authenticate; else
+ * STARTTLS when offered. Both are decided once, so an on-demand
+ * authentication (after a 530) reconnects the same way — and the client
+ * still refuses to send credentials without TLS.
+ *
+ * @module
+ */
+import type { Connector, Host } from "../../deps.ts";
+import { requireHost } from "../config/account.ts";
+import { shellCommand } from "../config/passwordeval.ts";
+import type { Account, TlsMode } from "../config/types.ts";
+import { ConfigError } from "../errors.ts";
+import type { AuthOptions, ClientOptions, Timeouts, TraceEvent } from "../options.ts";
+import type { CliArgs } from "./args.ts";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The account with the command-line options (`--host`, `--port`, `--tls`,
+ * `--user`, `--auth`, `--password-eval`, `--ca-file`, `--cert-file`,
+ * `--key-file`, `--helo`, `--allow-plaintext-auth`, `--tls-no-verify`,
+ * `--timeout`, `--queue`) applied over it.
+ *
+ * @param account The account chosen from the configuration.
+ * @param args The command line.
+ * @returns A new account.
+ */
+export function applyOverrides(account: Account, args: CliArgs): Account {
+  const a: Mutable<Account> = { ...account };
+  if (args.host !== undefined) {
+    a.host = args.host;
+    // A server named on the command line does not inherit the account's port or TLS name.
+    if (account.host !== undefined && account.host !== args.host) {
+      delete a.port;
+      delete a.servername;
+    }
+  }
+  if (args.port !== undefined) a.port = args.port;
+  if (args.tls !== undefined) a.tls = args.tls;
+  if (args.user !== undefined) a.user = args.user;
+  if (args.auth !== undefined) {
+    a.auth = args.auth.auth;
+    if (args.auth.method !== undefined) a.authMethod = args.auth.method;
+  }
+  if (args.passwordEval !== undefined) {
+    a.passwordEval = shellCommand(args.passwordEval, "--password-eval");
+    delete a.password;
+  }
+  if (args.caFile !== undefined) a.caFile = args.caFile;
+  if (args.certFile !== undefined) a.certFile = args.certFile;
+  if (args.keyFile !== undefined) a.keyFile = args.keyFile;
+  if (args.helo !== undefined) a.helo = args.helo;
+  if (args.allowPlaintextAuth) a.allowPlaintextAuth = true;
+  if (args.tlsNoVerify) a.tlsVerify = false;
+  if (args.timeoutMs !== undefined) a.timeoutMs = args.timeoutMs;
+  return Object.freeze(a);
+}
+
+/** Where to connect, with the defaults decided. */
+export interface Server {
+  /** Host name or IP address. */
+  readonly host: string;
+  /** Port. */
+  readonly port: number;
+  /** TLS mode. */
+  readonly tls: TlsMode;
+  /** Whether the TLS mode is the default rather than configured. */
+  readonly tlsDefault: boolean;
+}
+
+/** Whether the account is set up to authenticate (decides the default port). */
+export function wantsAuth(account: Account): boolean {
+  return account.auth === true || account.user !== undefined || account.password !== undefined ||
+    account.passwordEval !== undefined;
+}
+
+/**
+ * The server of an account.
+ *
+ * @param account The account (after overrides).
+ * @returns Host, port and TLS mode.
+ * @throws {ConfigError} When no server is configured.
+ */
+export function serverOf(account: Account): Server {
+  const host = requireHost(account);
+  const port = account.port ?? (account.tls === "implicit" ? 465 : wantsAuth(account) ? 587 : 25);
+  const tls: TlsMode = account.tls ??
+    (port === 465 ? "implicit" : wantsAuth(account) ? "starttls-required" : "starttls-opportunistic");
+  return { host, port, tls, tlsDefault: account.tls === undefined };
+}
+
+async function readPem(host: Host, path: string, what: string): Promise<string> {
+  try {
+    return new TextDecoder().decode(await host.readFile(path));
+  } catch (cause) {
+    throw new ConfigError(`Cannot read the ${what} "${path}": ${(cause as Error)?.message ?? cause}`, { cause });
+  }
+}
+
+/** Everything {@link clientOptions} needs besides the account. */
+export interface ClientContext {
+  /** File access. */
+  readonly host: Host;
+  /** Opens connections. */
+  readonly connector: Connector;
+  /** The trace hook. */
+  readonly trace?: (event: TraceEvent) => void;
+  /** Credentials to authenticate with, if any. */
+  readonly auth?: AuthOptions;
+}
+
+/**
+ * Builds the client options for an account.
+ *
+ * @param account The account (after overrides).
+ * @param ctx Host, connector, trace hook and credentials.
+ * @returns Options for `SmtpClient`.
+ * @throws {ConfigError} When a certificate file cannot be read or no server is configured.
+ */
+export async function clientOptions(account: Account, ctx: ClientContext): Promise<ClientOptions> {
+  const server = serverOf(account);
+  const o: Mutable<ClientOptions> = {
+    host: server.host,
+    port: server.port,
+    connector: ctx.connector,
+    tls: server.tls,
+    tlsVerify: account.tlsVerify,
+    allowPlaintextAuth: account.allowPlaintextAuth,
+  };
+  if (account.servername !== undefined) o.servername = account.servername;
+  if (account.caFile !== undefined) o.ca = await readPem(ctx.host, account.caFile, "CA file");
+  if (account.certFile !== undefined) o.cert = await readPem(ctx.host, account.certFile, "client certificate file");
+  if (account.keyFile !== undefined) o.key = await readPem(ctx.host, account.keyFile, "client key file");
+  else if (account.certFile !== undefined) {
+    // esmtp keeps the key in the certificate file (~/.authenticate/private/smtp-starttls.pem).
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(o.cert!)) o.key = o.cert;
+  }
+  if (account.passphrase !== undefined) o.passphrase = account.passphrase;
+  if (account.helo !== undefined) o.name = account.helo;
+  if (account.pipelining !== undefined) o.pipelining = account.pipelining;
+  if (account.timeoutMs !== undefined) {
+    const t = account.timeoutMs;
+    const timeouts: Timeouts = { connect: t, greeting: t, tls: t, mail: t, rcpt: t, data: t, dataBlock: t, dataEnd: t };
+    o.timeouts = timeouts;
+  }
+  if (ctx.trace) o.trace = ctx.trace;
+  if (ctx.auth) o.auth = ctx.auth;
+  return o;
+}
+
+/** Whether the account's `requires_auth` says to authenticate to this server on the first attempt. */
+export function requiresAuthFor(account: Account, host: string): boolean {
+  const r = account.requiresAuth;
+  if (r === undefined || r === false) return false;
+  if (r === true) return true;
+  r.lastIndex = 0;
+  return r.test(host);
+}

@@ -1,0 +1,284 @@
+/**
+ * Sendmail mode (a message on standard input) and compose mode (`--subject`,
+ * `--attach`, `--html`): build the envelope and message with the message
+ * layer, then hand local recipients to the MDA and the others to SMTP (or to
+ * the queue).
+ *
+ * Raw messages: only the header is buffered; the body streams from standard
+ * input to the server. The message is held in memory only when it must go to
+ * more than one place (several local recipients, or local and SMTP ones).
+ *
+ * The account is chosen by `-a`, else by the envelope sender (`-f`, else the
+ * `From:` address), else the default. Headers: `Bcc:` removed; `Date:`,
+ * `Message-ID:` (unless `message_id off`) and `From:` (from `-F` and the
+ * sender) added when missing — by `prepareRaw` from the message layer.
+ *
+ * Recipients without a domain go to the MDA when one is configured (all of
+ * them with `force_mda`); otherwise they are qualified with `qualifydomain`
+ * or refused.
+ *
+ * @module
+ */
+import { type Config, selectAccount } from "../config/account.ts";
+import type { Account } from "../config/types.ts";
+import { prepareRaw } from "../message/envelope.ts";
+import type { OutgoingMessage, SendResult } from "../options.ts";
+import { isComposeMode } from "./args.ts";
+import type { CliContext } from "./context.ts";
+import { sendSmtp } from "./deliver.ts";
+import { CliError, EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
+import { endAtLoneDot, headerSender, peekHeader } from "./input.ts";
+import { deliverLocal } from "./mda.ts";
+import { applyOverrides } from "./resolve.ts";
+
+/** The domain bare recipients are qualified with internally to find them again for the MDA (RFC 2606 `.invalid`). */
+const LOCAL_MARK = "local.smtpsend.invalid";
+/** A placeholder recipient so that `prepareRaw` accepts a message whose recipients are all local. */
+const PLACEHOLDER = `smtpsend-placeholder@${LOCAL_MARK}`;
+
+function hasPattern(s: string): boolean {
+  return /[*?[]/.test(s);
+}
+
+function userName(ctx: CliContext): string {
+  return ctx.host.env("USER") ?? ctx.host.env("LOGNAME") ?? "user";
+}
+
+/** The envelope sender from `force reverse_path`, `-f` (qualified when bare) or nothing. */
+function envelopeSender(ctx: CliContext, account: Account): string | undefined {
+  if (account.forceReversePath !== undefined) return account.forceReversePath.replaceAll("%u", userName(ctx));
+  const f = ctx.args.sender;
+  if (f === undefined) return undefined;
+  const t = f.trim();
+  if (t !== "" && t !== "<>" && !t.includes("@") && !t.includes("<") && account.qualifyDomain) {
+    return `${t}@${account.qualifyDomain}`;
+  }
+  return f;
+}
+
+/** Reads the whole stream (for messages that go to several places). */
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    parts.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function stdinOf(ctx: CliContext): AsyncIterable<Uint8Array> {
+  ctx.state.stdinUsed = true;
+  const raw = ctx.host.stdin();
+  return ctx.args.ignoreDots ? raw : endAtLoneDot(raw);
+}
+
+/** A message ready to deliver. */
+interface Ready {
+  readonly account: Account;
+  readonly from: string;
+  readonly smtpTo: readonly string[];
+  readonly localTo: readonly string[];
+  readonly data: AsyncIterable<Uint8Array>;
+  readonly smtpUtf8?: boolean;
+}
+
+/**
+ * Runs sendmail or compose mode.
+ *
+ * @param ctx The environment and command line.
+ * @param config The loaded configuration.
+ * @returns The exit status.
+ */
+export async function runSend(ctx: CliContext, config: Config): Promise<number> {
+  const { args } = ctx;
+  if (args.recipients.length === 0 && !args.readRecipients) {
+    throw usageError("No recipients given; name them as arguments, or use -t to read them from the message");
+  }
+  const ready = isComposeMode(args) ? await composeMessage(ctx, config) : await rawMessage(ctx, config);
+  return await dispatch(ctx, config, ready);
+}
+
+async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
+  const { args } = ctx;
+  const peeked = await peekHeader(stdinOf(ctx));
+  const selectBy = args.sender ?? headerSender(peeked.fields);
+  const account = applyOverrides(
+    selectAccount(config, {
+      ...(args.account !== undefined ? { account: args.account } : {}),
+      ...(selectBy !== undefined ? { sender: selectBy } : {}),
+    }),
+    args,
+  );
+  if (account.forceSender !== undefined) {
+    ctx.host.writeStderr(`smtpsend: warning: "force sender" is not supported yet and was ignored\n`);
+  }
+  const mda = account.mda;
+  const local: string[] = [];
+  const remote: string[] = [];
+  for (const r of args.recipients) {
+    if (mda !== undefined && (account.forceMda || !r.includes("@"))) local.push(r);
+    else remote.push(r);
+  }
+  const sender = envelopeSender(ctx, account);
+  const identity = account.from !== undefined && !hasPattern(account.from) ? account.from : undefined;
+  const fullName = args.fullName ?? account.fromName;
+  let prepared;
+  try {
+    prepared = await prepareRaw(peeked.stream, {
+      ...(sender !== undefined ? { sender } : {}),
+      ...(identity !== undefined ? { identity } : {}),
+      recipients: local.length > 0 ? [...remote, PLACEHOLDER] : remote,
+      readRecipients: args.readRecipients,
+      ...(mda !== undefined
+        ? { qualifyDomain: LOCAL_MARK }
+        : account.qualifyDomain !== undefined
+        ? { qualifyDomain: account.qualifyDomain }
+        : {}),
+      ...(fullName !== undefined ? { fullName } : {}),
+      addMessageId: account.messageId !== false,
+      now: ctx.now,
+      ...(ctx.random ? { random: ctx.random } : {}),
+    });
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new CliError(e.message, EX_DATAERR, { cause: e });
+    throw e;
+  }
+  const smtpTo: string[] = [];
+  for (const to of prepared.envelope.to) {
+    if (to === PLACEHOLDER) continue;
+    if (to.toLowerCase().endsWith(`@${LOCAL_MARK}`)) local.push(to.slice(0, -(LOCAL_MARK.length + 1)));
+    else if (mda !== undefined && account.forceMda) local.push(to);
+    else smtpTo.push(to);
+  }
+  if (prepared.removed.length) ctx.tracer.note(`removed header fields: ${prepared.removed.join(", ")}`);
+  if (prepared.added.length) ctx.tracer.note(`added header fields: ${prepared.added.map((a) => a.split(":")[0]).join(", ")}`);
+  return { account, from: prepared.envelope.from, smtpTo, localTo: local, data: prepared.stream() };
+}
+
+async function composeMessage(ctx: CliContext, config: Config): Promise<Ready> {
+  const { args, host } = ctx;
+  if (args.readRecipients) throw usageError("-t reads recipients from a message on standard input; in compose mode name them as arguments");
+  const account = applyOverrides(
+    selectAccount(config, {
+      ...(args.account !== undefined ? { account: args.account } : {}),
+      ...(args.sender !== undefined ? { sender: args.sender } : {}),
+    }),
+    args,
+  );
+  const from = envelopeSender(ctx, account) ?? (account.from !== undefined && !hasPattern(account.from) ? account.from : undefined);
+  if (from === undefined || from.trim() === "") {
+    throw usageError("Compose mode needs a sender: give -f ADDRESS, or set the identity/from address in the configuration");
+  }
+  const readText = async (path: string, what: string): Promise<string> => {
+    try {
+      return new TextDecoder().decode(await host.readFile(path));
+    } catch (e) {
+      throw new CliError(`Cannot read the ${what} "${path}": ${(e as Error)?.message ?? e}`, EX_NOINPUT, { cause: e });
+    }
+  };
+  for (const path of args.attachments) {
+    let info;
+    try {
+      info = await host.stat(path);
+    } catch (e) {
+      throw new CliError(`Cannot read the attachment "${path}": ${(e as Error)?.message ?? e}`, EX_NOINPUT, { cause: e });
+    }
+    if (!info) throw new CliError(`Cannot read the attachment "${path}": no such file`, EX_NOINPUT);
+    if (!info.isFile) throw new CliError(`Cannot read the attachment "${path}": not a regular file`, EX_NOINPUT);
+  }
+  const html = args.html !== undefined ? await readText(args.html, "HTML file") : undefined;
+  const text = new TextDecoder().decode(await collect(stdinOf(ctx)));
+  const { compose } = await import("../message/compose.ts");
+  const fullName = args.fullName ?? account.fromName;
+  let msg;
+  try {
+    msg = compose({
+      from: { name: fullName ?? "", address: from },
+      to: [...args.recipients],
+      ...(args.subject !== undefined ? { subject: args.subject } : {}),
+      ...(text !== "" || html === undefined ? { text } : {}),
+      ...(html !== undefined ? { html } : {}),
+      attachments: args.attachments.map((path) => ({ path })),
+      openFile: (path: string) => host.readStream(path),
+      now: ctx.now,
+      ...(ctx.random ? { random: ctx.random } : {}),
+    });
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new CliError(e.message, EX_DATAERR, { cause: e });
+    throw e;
+  }
+  return {
+    account,
+    from: msg.envelope.from,
+    smtpTo: msg.envelope.to,
+    localTo: [],
+    data: msg.stream(),
+    smtpUtf8: msg.smtputf8,
+  };
+}
+
+/** The client message for the SMTP part, with the command line's DSN and body options. */
+function outgoing(ctx: CliContext, ready: Ready, data: AsyncIterable<Uint8Array> | Uint8Array): OutgoingMessage {
+  const { args } = ctx;
+  const notify = args.dsnNotify ?? ready.account.dsnNotify;
+  const ret = args.dsnReturn ?? ready.account.dsnReturn;
+  return {
+    from: ready.from,
+    to: ready.smtpTo,
+    data,
+    policy: "all",
+    ...(args.bodyType !== undefined ? { eightBit: args.bodyType === "8BITMIME" } : {}),
+    ...(notify !== undefined ? { dsnNotify: notify } : {}),
+    ...(ret !== undefined ? { dsnReturn: ret } : {}),
+    ...(args.envelopeId !== undefined ? { dsnEnvelopeId: args.envelopeId } : {}),
+    ...(ready.smtpUtf8 ? { smtpUtf8: true } : {}),
+  };
+}
+
+async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<number> {
+  const { host, tracer } = ctx;
+  if (ready.smtpTo.length === 0 && ready.localTo.length === 0) throw new CliError("No recipients", EX_USAGE);
+  const several = ready.localTo.length > 1 || (ready.localTo.length > 0 && ready.smtpTo.length > 0);
+  const data: AsyncIterable<Uint8Array> | Uint8Array = several ? await collect(ready.data) : ready.data;
+  const codes: number[] = [];
+
+  if (ready.localTo.length > 0) {
+    const results = await deliverLocal(host, ready.account.mda!, ready.localTo, ready.from, data, {
+      note: (t) => tracer.note(t),
+    });
+    for (const r of results) {
+      if (r.error !== null) host.writeStderr(`smtpsend: ${r.error}\n`);
+      codes.push(r.exitCode);
+    }
+  }
+
+  if (ready.smtpTo.length > 0) {
+    const message = outgoing(ctx, ready, data);
+    if (ctx.args.queue || ready.account.queue) {
+      const { enqueue } = await import("./queue.ts");
+      const id = await enqueue(ctx, ready.account, message);
+      tracer.note(`queued as ${id}`);
+      codes.push(EX_OK);
+    } else if (ctx.args.queueOnFailure) {
+      const { sendOrQueue } = await import("./queue.ts");
+      codes.push(await sendOrQueue(ctx, config, ready.account, message));
+    } else {
+      try {
+        const result: SendResult = await sendSmtp(ctx, ready.account, message);
+        tracer.note(`accepted: ${result.reply.code} ${result.reply.lines.join(" ")}`);
+        codes.push(EX_OK);
+      } catch (e) {
+        host.writeStderr(errorLine(e));
+        codes.push(exitCodeFor(e));
+      }
+    }
+  }
+  return codes.find((c) => c !== EX_OK) ?? EX_OK;
+}

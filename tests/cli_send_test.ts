@@ -1,0 +1,347 @@
+/**
+ * The whole command in-process against an in-memory SMTP server: sendmail
+ * mode (lone dot vs -i, -t, Bcc, From:/Date:/Message-ID:, dash recipients,
+ * DSN flags), exit codes under server faults, compose mode, the queue flags
+ * and --serverinfo.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { main } from "../src/cli/main.ts";
+import { endAtLoneDot, peekHeader } from "../src/cli/input.ts";
+import { FakeHost, type FakeHostOptions } from "./support/fake_host.ts";
+import { fakeSmtp, type FakeSmtpOptions } from "./fixtures/cli/fake_smtp.ts";
+
+const HOME = "/home/user";
+const RC = { [`${HOME}/.smtpsendrc`]: { text: "hostname = mx.example.org:25\n", mode: 0o600 } };
+const NOW = () => new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
+
+async function run(argv: string[], stdin: string, hostOptions: FakeHostOptions = {}, server: FakeSmtpOptions = {}) {
+  const host = new FakeHost({ files: RC, stdin, ...hostOptions });
+  const srv = fakeSmtp(server);
+  const code = await main(argv, {
+    host,
+    connector: srv.connector,
+    now: NOW,
+    random: (n) => new Uint8Array(n).fill(7),
+  });
+  return { code, host, srv };
+}
+
+async function text(stream: AsyncIterable<Uint8Array>): Promise<string> {
+  let s = "";
+  const d = new TextDecoder();
+  for await (const c of stream) s += d.decode(c, { stream: true });
+  return s;
+}
+
+async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
+  for (const p of parts) yield new TextEncoder().encode(p);
+}
+
+describe("a lone '.' line", () => {
+  test("ends the input without -i (like sendmail); everything after it is not read", async () => {
+    assert.equal(await text(endAtLoneDot(chunks("a\n.\nafter\n"))), "a\n");
+    assert.equal(await text(endAtLoneDot(chunks("a\r\n.\r\nafter\r\n"))), "a\r\n");
+    assert.equal(await text(endAtLoneDot(chunks(".\nall gone\n"))), "");
+    assert.equal(await text(endAtLoneDot(chunks("a\n."))), "a\n");
+  });
+
+  test("is found across chunk boundaries", async () => {
+    assert.equal(await text(endAtLoneDot(chunks("a\n", ".", "\nafter"))), "a\n");
+    assert.equal(await text(endAtLoneDot(chunks("a\n.", "\r", "\nafter"))), "a\n");
+    assert.equal(await text(endAtLoneDot(chunks("a", "\n", ".", "x\n"))), "a\n.x\n");
+    assert.equal(await text(endAtLoneDot(chunks("a\n.", "\r"))), "a\n");
+  });
+
+  test("other dotted lines pass through unchanged (no unstuffing)", async () => {
+    const input = "..two dots\n.x\n x.\n. \n.\r.\nend\n";
+    assert.equal(await text(endAtLoneDot(chunks(input))), input);
+  });
+
+  test("end to end: without -i the message stops at the dot; with -i (and -oi) the dot is data", async () => {
+    const msg = "From: me@example.org\nSubject: dots\n\nline 1\n.\nline 3\n";
+    const a = await run(["you@example.net"], msg);
+    assert.equal(a.code, 0, a.host.stderr);
+    const sentA = a.srv.messages()[0]!.data;
+    assert.ok(sentA.endsWith("line 1\r\n"), sentA);
+    assert.ok(!sentA.includes("line 3"));
+    for (const flag of ["-i", "-oi"]) {
+      const b = await run([flag, "you@example.net"], msg);
+      assert.equal(b.code, 0, b.host.stderr);
+      // The server un-stuffs, so the lone dot arrives as a lone dot.
+      assert.ok(b.srv.messages()[0]!.data.endsWith("line 1\r\n.\r\nline 3\r\n"), flag);
+    }
+  });
+});
+
+describe("peekHeader()", () => {
+  test("reads the header and replays every byte", async () => {
+    const p = await peekHeader(chunks("From: A <a@x.example>\nSub", "ject: s\n\nbody ", "more\n"));
+    assert.deepEqual(p.fields.map((f) => f.name), ["From", "Subject"]);
+    assert.equal(await text(p.stream), "From: A <a@x.example>\nSubject: s\n\nbody more\n");
+  });
+});
+
+describe("sendmail mode", () => {
+  test("recipients from arguments; Date:, Message-ID: added; From: added from -f and -F", async () => {
+    const r = await run(["-f", "me@example.org", "-F", "Joe Smith", "you@example.net"], "Subject: hi\n\nbody\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.equal(m.from, "me@example.org");
+    assert.deepEqual(m.to, ["you@example.net"]);
+    assert.match(m.data, /^Subject: hi\r\n/);
+    assert.match(m.data, /\r\nDate: Tue, 02 Jan 2024 \d\d:\d\d:05 [+-]\d{4}\r\n/);
+    assert.match(m.data, /\r\nMessage-ID: <[^>]+@example\.org>\r\n/);
+    assert.match(m.data, /\r\nFrom: Joe Smith <me@example\.org>\r\n\r\nbody\r\n$/);
+  });
+
+  test("-t reads To:, Cc:, Bcc: (Bcc: removed), adds the arguments, drops duplicates", async () => {
+    const msg = "From: me@example.org\nTo: a@example.net, B <b@example.net>\nCc: c@example.net\nBcc: hidden@example.net\nSubject: t\n\nbody\n";
+    const r = await run(["-t", "extra@example.net", "a@example.net"], msg);
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.deepEqual(m.to.sort(), ["a@example.net", "b@example.net", "c@example.net", "extra@example.net", "hidden@example.net"]);
+    assert.ok(!/^Bcc:/im.test(m.data));
+    assert.ok(!m.data.includes("hidden@example.net"));
+  });
+
+  test("a recipient after -- that starts with '-' is an address", async () => {
+    const r = await run(["-f", "me@example.org", "--", "-dash@example.net"], "Subject: x\n\nbody\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.deepEqual(r.srv.messages()[0]!.to, ["-dash@example.net"]);
+    assert.ok(r.srv.sessions[0]!.lines.includes("RCPT TO:<-dash@example.net>"));
+  });
+
+  test("a recipient from the header that starts with '-' is an address", async () => {
+    const r = await run(["-t"], "From: me@example.org\nTo: -dash@example.net\n\nbody\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.deepEqual(r.srv.messages()[0]!.to, ["-dash@example.net"]);
+  });
+
+  test("-N, -R, -V and -B go into MAIL and RCPT parameters when the server offers DSN", async () => {
+    const r = await run(["-N", "failure,delay", "-R", "hdrs", "-V", "id-42", "-B", "7BIT", "you@example.net"], "From: me@example.org\n\nbody\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    const lines = r.srv.sessions[0]!.lines;
+    const mail = lines.find((l) => l.startsWith("MAIL FROM:"))!;
+    assert.match(mail, /RET=HDRS/);
+    assert.match(mail, /ENVID=id-42/);
+    assert.doesNotMatch(mail, /BODY=8BITMIME/);
+    assert.ok(lines.some((l) => /^RCPT TO:<you@example\.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;you@example\.net$/.test(l)), lines.join("\n"));
+  });
+
+  test("no sender anywhere → 65", async () => {
+    const r = await run(["you@example.net"], "Subject: no from\n\nbody\n");
+    assert.equal(r.code, 65);
+    assert.match(r.host.stderr, /No envelope sender/);
+    assert.equal(r.srv.sessions.length, 0);
+  });
+
+  test("an invalid recipient → 65, nothing sent", async () => {
+    const r = await run(["not an address@@"], "From: me@example.org\n\nbody\n");
+    assert.equal(r.code, 65);
+    assert.equal(r.srv.sessions.length, 0);
+  });
+
+  test("a bare local recipient without an MDA is qualified with qualifydomain", async () => {
+    const r = await run(["root"], "From: me@example.org\n\nbody\n", {
+      files: { [`${HOME}/.smtpsendrc`]: { text: "hostname = mx.example.org:25\nqualifydomain example.org\n", mode: 0o600 } },
+    });
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.deepEqual(r.srv.messages()[0]!.to, ["root@example.org"]);
+  });
+
+  test("a large message streams through with its bytes intact", async () => {
+    const body = "0123456789abcdef".repeat(60) + "\n";
+    const msg = "From: me@example.org\nSubject: big\n\n" + body.repeat(2000);
+    const r = await run(["-i", "you@example.net"], msg);
+    assert.equal(r.code, 0, r.host.stderr);
+    const data = r.srv.messages()[0]!.data;
+    assert.equal(data.split("\r\n").filter((l) => l === body.trimEnd()).length, 2000);
+  });
+});
+
+describe("exit codes for bad messages", () => {
+  test("a line over 998 octets → 65 (the client refuses to send it)", async () => {
+    const r = await run(["you@example.net"], "From: me@example.org\n\n" + "x".repeat(1200) + "\n");
+    assert.equal(r.code, 65);
+    assert.match(r.host.stderr, /998/);
+  });
+});
+
+describe("exit codes under server faults", () => {
+  const msg = "From: me@example.org\nSubject: x\n\nbody\n";
+  const cases: [string, FakeSmtpOptions, number, RegExp][] = [
+    ["every recipient 550 5.1.1 → 67", { rcpt: () => "550 5.1.1 <x>: Recipient address rejected: User unknown" }, 67, /No recipient accepted/],
+    ["recipient 450 → 75", { rcpt: () => "450 4.2.0 Mailbox busy" }, 75, /450/],
+    ["recipient 554 5.7.1 relay denied → 65", { rcpt: () => "554 5.7.1 Relay access denied" }, 65, /Relay access denied/],
+    ["MAIL 553 → 65", { mail: () => "553 5.1.8 Sender rejected" }, 65, /Sender <me@example\.org> refused/],
+    ["end of data 554 → 65", { dataReply: "554 5.6.0 Content rejected" }, 65, /Message refused/],
+    ["end of data 451 → 75", { dataReply: "451 4.3.0 Try again" }, 75, /451/],
+    ["greeting 554 → 69", { greeting: "554 5.3.0 No SMTP service here" }, 69, /refused the session/],
+    ["greeting 421 → 75", { greeting: "421 4.3.2 Too busy" }, 75, /421/],
+    ["name does not resolve → 68", {
+      connectError: () => Object.assign(new Error("getaddrinfo ENOTFOUND mx.example.org"), { code: "ENOTFOUND" }),
+    }, 68, /Cannot connect to mx\.example\.org:25/],
+    ["connection refused → 75", {
+      connectError: () => Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:25"), { code: "ECONNREFUSED" }),
+    }, 75, /ECONNREFUSED/],
+  ];
+  for (const [name, server, code, pattern] of cases) {
+    test(name, async () => {
+      const r = await run(["you@example.net"], msg, {}, server);
+      assert.equal(r.code, code, r.host.stderr);
+      assert.match(r.host.stderr, pattern);
+      assert.equal(r.host.stderr.split("\n").length, 2, "exactly one line");
+      assert.match(r.host.stderr, /^smtpsend: /);
+    });
+  }
+
+  test("one recipient refused: nothing is sent at all (all or nothing), exit per that refusal", async () => {
+    const r = await run(["good@example.net", "bad@example.net"], msg, {}, {
+      rcpt: (a) => (a.startsWith("bad") ? "550 5.1.1 User unknown" : undefined),
+    });
+    assert.equal(r.code, 67);
+    assert.equal(r.srv.messages().length, 0);
+    assert.match(r.host.stderr, /<bad@example\.net> 550/);
+  });
+});
+
+describe("compose mode", () => {
+  test("--subject, --attach (streamed from a file), --html; body from stdin", async () => {
+    const r = await run(
+      ["-f", "me@example.org", "--subject", "Report Grüße", "--attach", `${HOME}/r.pdf`, "--html", `${HOME}/b.html`, "you@example.net"],
+      "Plain body\n",
+      { files: { ...RC, [`${HOME}/r.pdf`]: { text: "%PDF-1.4 fake", mode: 0o644 }, [`${HOME}/b.html`]: { text: "<p>Hi</p>", mode: 0o644 } } },
+    );
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.equal(m.from, "me@example.org");
+    assert.deepEqual(m.to, ["you@example.net"]);
+    assert.match(m.data, /^Subject: Report =\?UTF-8\?Q\?Gr=C3=BC=C3=9Fe\?=\r$/m);
+    assert.match(m.data, /multipart\/mixed/);
+    assert.match(m.data, /multipart\/alternative/);
+    assert.match(m.data, /filename="r\.pdf"/);
+    assert.match(m.data, new RegExp(btoa("%PDF-1.4 fake")));
+    assert.match(m.data, /Plain body/);
+  });
+
+  test("the sender comes from the configured identity when -f is not given", async () => {
+    const r = await run(["--subject", "S", "you@example.net"], "hi\n", {
+      files: { [`${HOME}/.smtpsendrc`]: { text: "identity me@example.org\nhostname mx.example.org:25\ndefault\n", mode: 0o600 } },
+    });
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.equal(r.srv.messages()[0]!.from, "me@example.org");
+  });
+
+  test("a missing attachment → 66 before connecting", async () => {
+    const r = await run(["-f", "me@example.org", "--subject", "S", "--attach", "/nope.pdf", "you@example.net"], "hi\n");
+    assert.equal(r.code, 66);
+    assert.match(r.host.stderr, /Cannot read the attachment "\/nope\.pdf"/);
+    assert.equal(r.srv.sessions.length, 0);
+  });
+
+  test("no sender → 64", async () => {
+    const r = await run(["--subject", "S", "you@example.net"], "hi\n");
+    assert.equal(r.code, 64);
+    assert.match(r.host.stderr, /Compose mode needs a sender/);
+  });
+});
+
+describe("queue flags", () => {
+  const msg = "From: me@example.org\nSubject: queued\n\nbody\n";
+  const QDIR = `${HOME}/Mail/queued-mail`;
+
+  test("-odq stores the message, -bp lists it, -q sends it, the queue is empty after", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    const io = { host, connector: srv.connector, now: NOW };
+    assert.equal(await main(["-odq", "you@example.net"], io), 0, host.stderr);
+    assert.equal(srv.sessions.length, 0);
+    assert.ok((await host.readDir(QDIR)).some((n) => n.endsWith(".eml")));
+    assert.equal(await main(["-bp"], io), 0, host.stderr);
+    assert.match(host.stdout, /me@example\.org/);
+    assert.match(host.stdout, /you@example\.net/);
+    assert.equal(await main(["-q"], io), 0, host.stderr);
+    assert.equal(srv.messages().length, 1);
+    assert.match(srv.messages()[0]!.data, /Subject: queued/);
+    host.stdout = "";
+    assert.equal(await main(["--queue-list"], io), 0);
+    assert.match(host.stdout, /Mail queue is empty/);
+  });
+
+  test("--queue-on-failure: a temporary failure keeps it queued (exit 0); a later -q delivers it", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const down = fakeSmtp({ greeting: "421 4.3.2 Not now" });
+    assert.equal(await main(["--queue-on-failure", "you@example.net"], { host, connector: down.connector, now: NOW }), 0);
+    assert.match(host.stderr, /stays queued as [A-Za-z0-9]+/);
+    const up = fakeSmtp();
+    assert.equal(await main(["-q"], { host, connector: up.connector, now: NOW }), 0, host.stderr);
+    assert.equal(up.messages().length, 1);
+  });
+
+  test("--queue-on-failure: a permanent failure exits with its status", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp({ rcpt: () => "550 5.1.1 User unknown" });
+    const code = await main(["--queue-on-failure", "you@example.net"], { host, connector: srv.connector, now: NOW });
+    assert.equal(code, 67, host.stderr);
+  });
+
+  test("--queue-on-failure: sent at once → exit 0, nothing left", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    assert.equal(await main(["--queue-on-failure", "you@example.net"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(srv.messages().length, 1);
+    host.stdout = "";
+    await main(["-bp"], { host, connector: srv.connector, now: NOW });
+    assert.match(host.stdout, /Mail queue is empty/);
+  });
+
+  test("--queue-remove removes an entry; an unknown id → 66", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    const io = { host, connector: srv.connector, now: NOW };
+    assert.equal(await main(["--queue", "you@example.net"], io), 0);
+    const id = (await host.readDir(QDIR)).find((n) => n.endsWith(".json"))!.replace(/\.json$/, "");
+    assert.equal(await main(["--queue-remove", id], io), 0, host.stderr);
+    assert.equal(await main(["--queue-remove", id], io), 66);
+    assert.match(host.stderr, /No queue entry/);
+  });
+
+  test("-q with the server still down → 75, entry kept", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const io = { host, connector: fakeSmtp().connector, now: NOW };
+    assert.equal(await main(["-odq", "you@example.net"], io), 0);
+    const down = fakeSmtp({ connectError: () => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
+    assert.equal(await main(["-q"], { host, connector: down.connector, now: NOW }), 75);
+    assert.match(host.stderr, /deferred/);
+  });
+});
+
+describe("--serverinfo", () => {
+  test("reports greeting, TLS, capabilities, AUTH mechanisms and SIZE, then quits; no AUTH is attempted", async () => {
+    const r = await run(["--serverinfo"], "", {
+      files: { [`${HOME}/.smtpsendrc`]: { text: 'hostname = mx.example.org:587\nusername al\npassword "pw"\n', mode: 0o600 } },
+    }, { starttls: true, users: { al: "pw" } });
+    assert.equal(r.code, 0, r.host.stderr);
+    const out = r.host.stdout;
+    assert.match(out, /^SMTP server at mx\.example\.org, port 587 \(TLS mode: starttls-required\)$/m);
+    assert.match(out, /^ {4}220 fake\.test ESMTP$/m);
+    assert.match(out, /^ {4}Protocol: TLSv1\.3$/m);
+    assert.match(out, /^ {4}Cipher: TLS_AES_256_GCM_SHA384$/m);
+    assert.match(out, /^ {4}Certificate subject: CN=fake\.test$/m);
+    assert.match(out, /^ {4}Certificate issuer: CN=Fake CA$/m);
+    assert.match(out, /^ {4}Certificate expires: Jan {2}1 00:00:00 2030 GMT$/m);
+    assert.match(out, /^ {4}PIPELINING$/m);
+    assert.match(out, /^Authentication mechanisms: PLAIN LOGIN$/m);
+    assert.match(out, /^Maximum message size: 1000000 octets \(0\.95 MiB\)$/m);
+    assert.ok(!r.srv.sessions[0]!.lines.some((l) => l.startsWith("AUTH")));
+    assert.equal(r.srv.sessions[0]!.lines.at(-1), "QUIT");
+  });
+
+  test("a server that cannot be reached → its exit status", async () => {
+    const r = await run(["--serverinfo"], "", {}, {
+      connectError: () => Object.assign(new Error("getaddrinfo ENOTFOUND mx.example.org"), { code: "ENOTFOUND" }),
+    });
+    assert.equal(r.code, 68);
+  });
+});
