@@ -86,6 +86,17 @@ test("deriveEnvelope() qualifies bare recipients with sendto-domain and refuses 
   assert.throws(() => deriveEnvelope(h, { recipients: ["root"], qualifyDomain: "bad domain" }), /not a valid domain/);
 });
 
+test("deriveEnvelope() with keepLocal keeps bare recipients apart for the MDA, even when only they are given", () => {
+  const h = "From: me@example.org\r\nTo: root, a@example.net\r\n\r\n";
+  assert.deepEqual(deriveEnvelope(h, { readRecipients: true, keepLocal: true, qualifyDomain: "example.org", recipients: ["bob", "root"] }), {
+    from: "me@example.org",
+    to: ["a@example.net"],
+    local: ["root", "bob"],
+  });
+  assert.deepEqual(deriveEnvelope(h, { keepLocal: true, recipients: ["bob"] }), { from: "me@example.org", to: [], local: ["bob"] });
+  assert.throws(() => deriveEnvelope(h, { keepLocal: true, recipients: [] }), /No recipients/);
+});
+
 test("deriveEnvelope() refuses missing recipients, bad addresses and injection", () => {
   assert.throws(() => deriveEnvelope(MSG, {}), /No recipients/);
   assert.throws(() => deriveEnvelope("From: me@example.org\r\n\r\n", { readRecipients: true }), /No recipients/);

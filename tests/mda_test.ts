@@ -231,29 +231,65 @@ describe("local delivery through a real MDA script", () => {
 
   const MSG = "From: Sender <sender@example.org>\nTo: somebody\nBcc: secret@example.net\nSubject: local\n\nHello, MDA.\n";
 
-  test("hostile recipients reach the MDA as single inert arguments; no shell ever runs them", async () => {
-    reset();
+  test("hostile recipients that are not addresses are refused (65) before any MDA or shell runs", async () => {
     const hostile = [
+      `;touch ${dir}/pwned2`,
+      `\`touch ${dir}/pwned3\``,
+      `|rm -f ${dir}/victim`,
+      `&& touch ${dir}/pwned4 #`,
+    ];
+    for (const h of hostile) {
+      reset();
+      const host = testHost(MSG);
+      const code = await main(["-C", rc(`${dir}/mda.sh -f %F -d %T`), "-f", "sender@example.org", "--", h], {
+        host,
+        connector: fakeSmtp().connector,
+      });
+      assert.equal(code, 65, `${h}: ${host.err}`);
+      assert.equal(runs().length, 0, h);
+      for (const f of ["pwned1", "pwned2", "pwned3", "pwned4"]) assert.equal(existsSync(join(dir, f)), false, f);
+      assert.equal(readFileSync(join(dir, "victim"), "utf8"), "still here\n");
+    }
+  });
+
+  test("hostile quoted local parts reach the MDA as single inert arguments; no shell ever runs them", async () => {
+    reset();
+    const payloads = [
       `$(touch ${dir}/pwned1)`,
       `;touch ${dir}/pwned2`,
       `\`touch ${dir}/pwned3\``,
       `|rm -f ${dir}/victim`,
       `&& touch ${dir}/pwned4 #`,
-      `a b "c" 'd'`,
-      `x\\y*`,
+      `a b 'd' *`,
     ];
     const host = testHost(MSG);
-    const code = await main(["-C", rc(`${dir}/mda.sh -f %F -d %T`), "-f", "sender@example.org", "--", ...hostile], {
+    const code = await main(
+      ["-C", rc(`${dir}/mda.sh -f %F -d %T`), "-f", "sender@example.org", "--", ...payloads.map((p) => JSON.stringify(p))],
+      { host, connector: fakeSmtp().connector },
+    );
+    assert.equal(code, 0, host.err);
+    const r = runs();
+    assert.equal(r.length, payloads.length);
+    for (const p of payloads) {
+      const run = r.find((x) => x.argv[3]?.includes(p));
+      assert.ok(run, `payload ${JSON.stringify(p)} arrived`);
+      assert.equal(run!.argv.length, 4, `one argument for ${JSON.stringify(p)}: ${JSON.stringify(run!.argv)}`);
+      assert.deepEqual(run!.argv.slice(0, 3), ["-f", "sender@example.org", "-d"]);
+    }
+    for (const f of ["pwned1", "pwned2", "pwned3", "pwned4"]) assert.equal(existsSync(join(dir, f)), false, f);
+    assert.equal(readFileSync(join(dir, "victim"), "utf8"), "still here\n");
+  });
+
+  test("an unquoted $(…) is the atom \"$\" plus an RFC 5322 comment: the MDA gets \"$\" and nothing runs", async () => {
+    reset();
+    const host = testHost(MSG);
+    const code = await main(["-C", rc(`${dir}/mda.sh -d %T`), "-f", "sender@example.org", "--", `$(touch ${dir}/pwned1)`], {
       host,
       connector: fakeSmtp().connector,
     });
     assert.equal(code, 0, host.err);
-    const r = runs();
-    assert.equal(r.length, hostile.length);
-    const got = r.map((x) => x.argv);
-    for (const h of hostile) assert.ok(got.some((a) => JSON.stringify(a) === JSON.stringify(["-f", "sender@example.org", "-d", h])), h);
-    for (const f of ["pwned1", "pwned2", "pwned3", "pwned4"]) assert.equal(existsSync(join(dir, f)), false, f);
-    assert.equal(readFileSync(join(dir, "victim"), "utf8"), "still here\n");
+    assert.deepEqual(runs().map((r) => r.argv), [["-d", "$"]]);
+    assert.equal(existsSync(join(dir, "pwned1")), false);
   });
 
   test("the MDA gets the prepared message (Bcc: removed, Date:/Message-ID: added) on standard input", async () => {

@@ -31,11 +31,6 @@ import { endAtLoneDot, headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
 import { applyOverrides } from "./resolve.ts";
 
-/** The domain bare recipients are qualified with internally to find them again for the MDA (RFC 2606 `.invalid`). */
-const LOCAL_MARK = "local.smtpsend.invalid";
-/** A placeholder recipient so that `prepareRaw` accepts a message whose recipients are all local. */
-const PLACEHOLDER = `smtpsend-placeholder@${LOCAL_MARK}`;
-
 function hasPattern(s: string): boolean {
   return /[*?[]/.test(s);
 }
@@ -120,12 +115,6 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
     ctx.host.writeStderr(`smtpsend: warning: "force sender" is not supported yet and was ignored\n`);
   }
   const mda = account.mda;
-  const local: string[] = [];
-  const remote: string[] = [];
-  for (const r of args.recipients) {
-    if (mda !== undefined && (account.forceMda || !r.includes("@"))) local.push(r);
-    else remote.push(r);
-  }
   const sender = envelopeSender(ctx, account);
   const identity = account.from !== undefined && !hasPattern(account.from) ? account.from : undefined;
   const fullName = args.fullName ?? account.fromName;
@@ -134,13 +123,11 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
     prepared = await prepareRaw(peeked.stream, {
       ...(sender !== undefined ? { sender } : {}),
       ...(identity !== undefined ? { identity } : {}),
-      recipients: local.length > 0 ? [...remote, PLACEHOLDER] : remote,
+      recipients: args.recipients,
       readRecipients: args.readRecipients,
-      ...(mda !== undefined
-        ? { qualifyDomain: LOCAL_MARK }
-        : account.qualifyDomain !== undefined
-        ? { qualifyDomain: account.qualifyDomain }
-        : {}),
+      // With an MDA, bare recipients are local; otherwise they are qualified (or refused).
+      keepLocal: mda !== undefined,
+      ...(account.qualifyDomain !== undefined ? { qualifyDomain: account.qualifyDomain } : {}),
       ...(fullName !== undefined ? { fullName } : {}),
       addMessageId: account.messageId !== false,
       now: ctx.now,
@@ -150,11 +137,10 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
     if (e instanceof TypeError || e instanceof RangeError) throw new CliError(e.message, EX_DATAERR, { cause: e });
     throw e;
   }
+  const local = [...(prepared.envelope.local ?? [])];
   const smtpTo: string[] = [];
   for (const to of prepared.envelope.to) {
-    if (to === PLACEHOLDER) continue;
-    if (to.toLowerCase().endsWith(`@${LOCAL_MARK}`)) local.push(to.slice(0, -(LOCAL_MARK.length + 1)));
-    else if (mda !== undefined && account.forceMda) local.push(to);
+    if (mda !== undefined && account.forceMda) local.push(to);
     else smtpTo.push(to);
   }
   if (prepared.removed.length) ctx.tracer.note(`removed header fields: ${prepared.removed.join(", ")}`);

@@ -43,6 +43,8 @@ export interface Envelope {
   readonly from: string;
   /** `RCPT TO` addresses, without duplicates. */
   readonly to: readonly string[];
+  /** Bare recipients (no domain) kept apart for local delivery; only with `keepLocal`. */
+  readonly local?: readonly string[];
 }
 
 /** Where the envelope comes from (the sendmail options). */
@@ -57,6 +59,11 @@ export interface EnvelopeOptions {
   readonly readRecipients?: boolean;
   /** Qualify bare recipients (`root`) with this domain (`sendto-domain`). */
   readonly qualifyDomain?: string;
+  /**
+   * Keep bare recipients (no domain) apart in `local`, for delivery through
+   * an MDA, instead of qualifying or refusing them. Wins over `qualifyDomain`.
+   */
+  readonly keepLocal?: boolean;
 }
 
 function lower(name: string): string {
@@ -136,32 +143,39 @@ export function deriveEnvelope(
       );
     }
   }
-  const qualify = options.qualifyDomain?.trim() || undefined;
+  const keepLocal = options.keepLocal === true;
+  const qualify = keepLocal ? undefined : options.qualifyDomain?.trim() || undefined;
   if (qualify !== undefined && !isValidEnvelopeAddress(`x@${qualify}`)) {
     throw new TypeError(`Qualify domain ${JSON.stringify(options.qualifyDomain)} is not a valid domain`);
   }
   const boxes: Mailbox[] = [];
   if (options.readRecipients) {
     const names = resent ? ["resent-to", "resent-cc", "resent-bcc"] : ["to", "cc", "bcc"];
-    boxes.push(...mailboxesOf(fields, names, qualify !== undefined));
+    boxes.push(...mailboxesOf(fields, names, qualify !== undefined || keepLocal));
   }
   for (const arg of options.recipients ?? []) {
     assertHeaderText(arg, "Recipient");
-    boxes.push(...flattenAddresses(parseAddressList(arg, { allowBare: qualify !== undefined })));
+    boxes.push(...flattenAddresses(parseAddressList(arg, { allowBare: qualify !== undefined || keepLocal })));
   }
   const seen = new Set<string>();
   const to: string[] = [];
+  const local: string[] = [];
   for (const mb of boxes) {
+    if (keepLocal && mb.domain === "") {
+      if (!seen.has(mb.address)) local.push(mb.address);
+      seen.add(mb.address);
+      continue;
+    }
     const address = checked(asciiAddress(mb.domain === "" ? `${mb.address}@${qualify}` : mb.address), "Recipient");
     const key = dedupeKey(address);
     if (seen.has(key)) continue;
     seen.add(key);
     to.push(address);
   }
-  if (to.length === 0) {
+  if (to.length === 0 && local.length === 0) {
     throw new TypeError(options.readRecipients ? "No recipients in the arguments or in the To:, Cc: and Bcc: fields" : "No recipients given");
   }
-  return { from, to };
+  return keepLocal ? { from, to, local } : { from, to };
 }
 
 /** Options for {@link prepareRaw}. */
