@@ -186,7 +186,8 @@ export interface Host {
   /** Whether the stream is attached to a terminal. */
   isTerminal(stream: "stdin" | "stdout" | "stderr"): boolean;
   /**
-   * Asks a question on the terminal and reads one line. With `echo: false`
+   * Asks a question on the controlling terminal (not stdin, which may carry
+   * the message) and reads one line. With `echo: false`
    * the typed characters are not shown (passwords). Resolves `null` when no
    * terminal is attached or input ends.
    */

@@ -35,6 +35,4 @@ export interface CliContext {
   readonly args: CliArgs;
   /** The `-v` / `-X` trace. */
   readonly tracer: Tracer;
-  /** Set once standard input has been read (the message came from it). */
-  readonly state: { stdinUsed: boolean };
 }

@@ -94,17 +94,15 @@ export async function storedCredentials(host: Host, account: Account, server: Se
  * message was not read from, or standard error is a terminal (the Host reads
  * the answer from the terminal; when it cannot, `prompt()` resolves `null`).
  *
- * A terminal on standard input that the message was typed into is not used:
- * the runtime adapters read prompts from standard input, which the message
- * reader has already taken over, so a prompt there would wait forever.
+ * Prompts go to the controlling terminal, not standard input, so a message
+ * piped or typed in does not get in the way. A mail client that captures
+ * standard error (Mutt, git send-email) gets no prompt, only the error.
  *
  * @param host The terminal.
- * @param stdinUsed Whether the message was read from standard input.
  * @returns `true` when a prompt may be shown.
  */
-export function canPrompt(host: Host, stdinUsed = false): boolean {
-  if (host.isTerminal("stdin")) return !stdinUsed;
-  return host.isTerminal("stderr");
+export function canPrompt(host: Host): boolean {
+  return host.isTerminal("stdin") || host.isTerminal("stderr");
 }
 
 /**

@@ -80,7 +80,7 @@ const NO_CREDENTIALS_HINT =
 export async function sendSmtp(ctx: CliContext, account: Account, message: OutgoingMessage): Promise<SendResult> {
   const { host, tracer } = ctx;
   const server = serverOf(account);
-  const interactive = canPrompt(host, ctx.state.stdinUsed);
+  const interactive = canPrompt(host);
   let creds: Credentials | null = null;
   if (account.auth !== false) {
     const upfront = account.auth === true || requiresAuthFor(account, server.host);

@@ -74,7 +74,6 @@ async function run(args: CliArgs, io: CliIo, tracer: Tracer): Promise<number> {
     random: io.random,
     args,
     tracer,
-    state: { stdinUsed: false },
   };
   for (const flag of args.ignored) tracer.note(`ignoring ${flag}`);
   if (args.mode === "newaliases") return EX_OK;

@@ -69,7 +69,6 @@ async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
 }
 
 function stdinOf(ctx: CliContext): AsyncIterable<Uint8Array> {
-  ctx.state.stdinUsed = true;
   const raw = ctx.host.stdin();
   return ctx.args.ignoreDots ? raw : endAtLoneDot(raw);
 }

@@ -226,23 +226,39 @@ export async function nodeHost(): Promise<Host> {
     writeStdout: (text) => void process.stdout.write(text),
     isTerminal: (stream) => process[stream].isTTY === true,
 
-    prompt(question, options = {}) {
+    /**
+     * Prompts on the controlling terminal (`/dev/tty`), never on stdin: in
+     * sendmail mode stdin carries the message. Resolves `null` when there is
+     * no terminal.
+     */
+    async prompt(question, options = {}) {
       const echo = options.echo ?? true;
-      const stdin = process.stdin;
-      if (!stdin.isTTY) return Promise.resolve(null);
-      process.stderr.write(question);
-      return new Promise<string | null>((resolve) => {
+      let fd: number;
+      let input: import("node:tty").ReadStream;
+      let output: import("node:tty").WriteStream;
+      try {
+        const [{ openSync }, tty] = await Promise.all([import("node:fs"), import("node:tty")]);
+        fd = openSync("/dev/tty", "r+");
+        input = new tty.ReadStream(fd);
+        output = new tty.WriteStream(fd);
+      } catch {
+        return null;
+      }
+      // Raw mode before the question: keys typed as soon as it shows must not be echoed.
+      input.setRawMode(true);
+      output.write(question);
+      return await new Promise<string | null>((resolve) => {
         const decoder = new TextDecoder();
         let line = "";
-        const wasRaw = stdin.isRaw;
-        stdin.setRawMode(true);
         const finish = (value: string | null, interrupted = false) => {
-          stdin.off("data", onData);
-          stdin.setRawMode(wasRaw);
-          stdin.pause();
-          process.stderr.write("\n");
-          resolve(value);
-          if (interrupted) process.kill(process.pid, "SIGINT");
+          input.off("data", onData);
+          input.setRawMode(false);
+          output.write("\r\n", () => {
+            input.destroy();
+            output.destroy();
+            resolve(value);
+            if (interrupted) process.kill(process.pid, "SIGINT");
+          });
         };
         const onData = (chunk: Uint8Array) => {
           for (const ch of decoder.decode(chunk, { stream: true })) {
@@ -255,22 +271,21 @@ export async function nodeHost(): Promise<Host> {
             if (ch === "\u007f" || ch === "\b") {
               if (line) {
                 line = [...line].slice(0, -1).join("");
-                if (echo) process.stderr.write("\b \b");
+                if (echo) output.write("\b \b");
               }
               continue;
             }
             if (ch === "\u0015") { // Ctrl-U
-              if (echo) process.stderr.write("\b \b".repeat([...line].length));
+              if (echo) output.write("\b \b".repeat([...line].length));
               line = "";
               continue;
             }
             if (ch < " ") continue;
             line += ch;
-            if (echo) process.stderr.write(ch);
+            if (echo) output.write(ch);
           }
         };
-        stdin.on("data", onData);
-        stdin.resume();
+        input.on("data", onData);
       });
     },
   };
