@@ -32,7 +32,8 @@ function defaultRandom(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * Authenticates, trying mechanisms strongest first until one succeeds.
+ * Authenticates, trying mechanisms strongest first until one succeeds
+ * (see `nextAfterFailure` below for what follows a failure).
  *
  * @param io Session I/O.
  * @param offered The server's AUTH mechanisms.
@@ -63,7 +64,9 @@ export async function authenticate(
   }
   const random = ctx.random ?? defaultRandom;
   let lastError: unknown;
-  for (const name of order) {
+  const remaining = [...order];
+  while (remaining.length > 0) {
+    const name = remaining.shift()!;
     const mech = createMechanism(name, {
       user: auth.user,
       password: auth.pass,
@@ -81,13 +84,45 @@ export async function authenticate(
       return mech.name;
     } catch (err) {
       lastError = err;
-      // Fall back only on a permanent refusal of this mechanism (RFC 4954 535/534/504 …);
-      // temporary failures, broken connections and our own verification failures stop here.
-      const permanentRefusal = err instanceof ReplyError && err.code !== undefined && err.code >= 500 && err.code !== 530;
-      if (!permanentRefusal || auth.method) throw err;
+      if (auth.method || !(err instanceof ReplyError) || err.code === undefined) throw err;
+      nextAfterFailure(name, err.code, remaining);
     }
   }
   throw lastError;
+}
+
+/** Mechanisms that send the password itself: a 535 to them means the password is wrong. */
+const VERIFIES_PASSWORD = new Set(["PLAIN", "LOGIN"]);
+/** Challenge-response mechanisms: the server needs a password equivalent it may not store. */
+const CHALLENGE_RESPONSE = new Set(["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "NTLM"]);
+
+/**
+ * Decides what to try after a permanent failure, editing `remaining` in place.
+ *
+ * Emacs smtpmail tries each mechanism in order until one succeeds. Taken
+ * literally, a wrong password then costs one failed login per mechanism —
+ * five on a typical server, enough for fail2ban to lock the account out. So:
+ * - temporary failures (4xx) stop at once;
+ * - 535 to PLAIN or LOGIN stops: the server checked the password itself;
+ * - 535 to a challenge-response mechanism (SCRAM, CRAM-MD5, NTLM) goes
+ *   straight to PLAIN (else LOGIN), which any password storage can verify:
+ *   such a failure usually means the server keeps only hashes for the account;
+ * - any other permanent refusal of the mechanism (504, 534, 538, …) moves to
+ *   the next one in order.
+ */
+function nextAfterFailure(name: string, code: number, remaining: string[]): void {
+  if (code < 500 || code >= 600) {
+    remaining.length = 0;
+    return;
+  }
+  if (code !== 535) return;
+  if (VERIFIES_PASSWORD.has(name) || !CHALLENGE_RESPONSE.has(name)) {
+    remaining.length = 0;
+    return;
+  }
+  const plain = remaining.find((m) => m === "PLAIN") ?? remaining.find((m) => m === "LOGIN");
+  remaining.length = 0;
+  if (plain) remaining.push(plain);
 }
 
 async function exchange(io: SaslIo, mech: SaslMechanism): Promise<void> {
