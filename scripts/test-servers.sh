@@ -217,9 +217,13 @@ do_start() {
   make_tls
 
   # Users and secrets, fresh on every start.
-  local alice_pw bob_pw token
-  alice_pw="a-$(rand 12)"; bob_pw="b-$(rand 12)"; token="ya29.$(rand 24)"
-  printf 'alice@smtpsend.test:{PLAIN}%s\nbob@smtpsend.test:{PLAIN}%s\n' "$alice_pw" "$bob_pw" >"$STATE/dovecot/users"
+  local alice_pw bob_pw carol_pw carol_hash token
+  alice_pw="a-$(rand 12)"; bob_pw="b-$(rand 12)"; carol_pw="c-$(rand 12)"; token="ya29.$(rand 24)"
+  # carol's password is stored only as a hash: SCRAM and CRAM-MD5 cannot work
+  # for her, PLAIN and LOGIN can (tests the client's mechanism fallback).
+  carol_hash=$(doveadm pw -s SHA512-CRYPT -p "$carol_pw") || die "doveadm pw failed"
+  printf 'alice@smtpsend.test:{PLAIN}%s\nbob@smtpsend.test:{PLAIN}%s\ncarol@smtpsend.test:%s\n' \
+    "$alice_pw" "$bob_pw" "$carol_hash" >"$STATE/dovecot/users"
   chgrp "$DOVECOT_INTERNAL_GROUP" "$STATE/dovecot/users"; chmod 0640 "$STATE/dovecot/users"
   local u
   : >"$PF_CONF/vmailbox"
@@ -355,6 +359,8 @@ do_start() {
     echo "SMTPSEND_TEST_PASSWORD=$alice_pw"
     echo "SMTPSEND_TEST_USER2=bob@smtpsend.test"
     echo "SMTPSEND_TEST_PASSWORD2=$bob_pw"
+    echo "SMTPSEND_TEST_USER3=carol@smtpsend.test"
+    echo "SMTPSEND_TEST_PASSWORD3=$carol_pw"
     echo "SMTPSEND_TEST_SASL_MECHANISMS=PLAIN,LOGIN,CRAM-MD5,SCRAM-SHA-1,SCRAM-SHA-256"
     echo "SMTPSEND_TEST_OAUTH_USER=alice@smtpsend.test"
     echo "SMTPSEND_TEST_OAUTH_TOKEN=$token"

@@ -141,8 +141,12 @@ export interface TestServers {
   readonly ports: ServerPorts;
   readonly sink: SinkPorts;
   readonly tls: TlsFiles;
-  /** SASL users: `alice` is SMTPSEND_TEST_USER, `bob` is SMTPSEND_TEST_USER2. */
-  readonly users: { readonly alice: SaslUser; readonly bob: SaslUser };
+  /**
+   * SASL users: `alice` is SMTPSEND_TEST_USER, `bob` is SMTPSEND_TEST_USER2;
+   * `carol` (SMTPSEND_TEST_USER3) has only a SHA512-CRYPT hash stored, so
+   * SCRAM and CRAM-MD5 fail for her while PLAIN and LOGIN work.
+   */
+  readonly users: { readonly alice: SaslUser; readonly bob: SaslUser; readonly carol: SaslUser };
   /** Mechanisms the Postfix AUTH ports advertise, e.g. `["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]`. */
   readonly mechanisms: readonly string[];
   readonly oauth: OAuthInfo;
@@ -308,6 +312,7 @@ export function servers(): TestServers {
     users: {
       alice: { user: str("USER"), password: str("PASSWORD") },
       bob: { user: str("USER2"), password: str("PASSWORD2") },
+      carol: { user: str("USER3"), password: str("PASSWORD3") },
     },
     mechanisms: str("SASL_MECHANISMS").split(","),
     oauth: {
