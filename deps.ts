@@ -110,10 +110,13 @@ export interface Connector {
 
 /** File metadata the config and queue code needs. */
 export interface FileInfo {
+  /** A regular file. */
   readonly isFile: boolean;
+  /** A directory. */
   readonly isDirectory: boolean;
   /** Permission bits (e.g. `0o600`), or `null` where the platform has none. */
   readonly mode: number | null;
+  /** Size in octets. */
   readonly size: number;
   /** Modification time, milliseconds since the epoch. */
   readonly mtimeMs: number;
@@ -123,7 +126,9 @@ export interface FileInfo {
 export interface RunResult {
   /** Exit status; `null` when killed by a signal. */
   readonly status: number | null;
+  /** Everything the command wrote to standard output. */
   readonly stdout: Uint8Array;
+  /** Everything the command wrote to standard error. */
   readonly stderr: Uint8Array;
 }
 
@@ -196,8 +201,11 @@ export interface Host {
 
 /** What a runtime adapter provides. */
 export interface Runtime {
+  /** Which runtime the adapter is for. */
   readonly name: "deno" | "bun" | "node";
+  /** Opens connections. */
   readonly connector: Connector;
+  /** Files, environment, processes, terminal. */
   readonly host: Host;
 }
 

@@ -65,6 +65,7 @@ export {
   type Address,
   type AddressParseOptions,
   domainOf,
+  type EnvelopeAddressOptions,
   formatAddress,
   type Group,
   isValidEnvelopeAddress,
@@ -84,6 +85,7 @@ export {
   type HeaderInput,
   type OpenFile,
 } from "./src/message/compose.ts";
+export { type HeaderField, type RandomBytes } from "./src/message/headers.ts";
 export {
   deriveEnvelope,
   type Envelope,

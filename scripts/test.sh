@@ -31,8 +31,8 @@ count() { # runtime, log
   case $rt in
     node) p=$(grep -E '^ℹ pass ' "$log" | awk '{print $3}'); f=$(grep -E '^ℹ fail ' "$log" | awk '{print $3}') ;;
     bun)  p=$(grep -E '^ *[0-9]+ pass$' "$log" | awk '{print $1}'); f=$(grep -E '^ *[0-9]+ fail$' "$log" | awk '{print $1}') ;;
-    deno) p=$(grep -Eo '[0-9]+ passed \(([0-9]+) steps\)' "$log" | sed -E 's/.*\(([0-9]+) steps\)/\1/' | tail -1)
-          [ -n "$p" ] || p=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
+    # Deno counts describe() groups as tests and their tests as steps: report both.
+    deno) p=$(grep -Eo '[0-9]+ passed( \([0-9]+ steps\))?' "$log" | tail -1 | tr -d '()' | awk '{print $1 + ($3 == "" ? 0 : $3)}')
           f=$(grep -Eo '\| [0-9]+ failed' "$log" | tail -1 | awk '{print $2}') ;;
   esac
   P[$rt]=${p:-0}; F[$rt]=${f:-0}

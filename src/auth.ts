@@ -28,7 +28,8 @@ const REDACTED = "<redacted>";
 
 /** Random bytes for nonces and NTLM client challenges. */
 function defaultRandom(bytes: Uint8Array): Uint8Array {
-  return crypto.getRandomValues(bytes);
+  crypto.getRandomValues(bytes as Uint8Array<ArrayBuffer>);
+  return bytes;
 }
 
 /**

@@ -59,6 +59,8 @@ export class SmtpError extends Error {
   readonly temporary: boolean;
 
   /**
+   * Creates the error.
+   *
    * @param message Sentence-case description; quote values.
    * @param options Phase, codes, temporariness and cause.
    */
@@ -75,6 +77,8 @@ export class SmtpError extends Error {
 /** The connection could not be opened, or broke. Temporary by default. */
 export class ConnectionError extends SmtpError {
   /**
+   * Creates the error.
+   *
    * @param message What failed.
    * @param options Phase and cause; `temporary` defaults to `true`.
    */
@@ -94,6 +98,8 @@ export class TimeoutError extends SmtpError {
   /** The deadline that was exceeded, in milliseconds. */
   readonly timeoutMs: number;
   /**
+   * Creates the error.
+   *
    * @param message What timed out.
    * @param timeoutMs The deadline, in milliseconds.
    * @param options Phase and cause.
@@ -109,6 +115,8 @@ export class ReplyError extends SmtpError {
   /** The reply's text lines, without the code. */
   readonly lines: readonly string[];
   /**
+   * Creates the error.
+   *
    * @param message Description including the server's text.
    * @param reply The server's reply.
    * @param phase The stage the reply answered.
@@ -134,6 +142,8 @@ export class AuthError extends SmtpError {}
 /** The configuration, a credentials file or a command line is invalid. Permanent. */
 export class ConfigError extends SmtpError {
   /**
+   * Creates the error.
+   *
    * @param message What is wrong, naming the file or option.
    * @param options Cause.
    */

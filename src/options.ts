@@ -2,7 +2,7 @@
  * Options and result types of the SMTP client, shared by the library API and the CLI.
  * @module
  */
-import type { Connector } from "../deps.ts";
+import type { Connector, TlsInfo } from "../deps.ts";
 import type { Capabilities, Reply } from "./protocol/types.ts";
 
 /**
@@ -163,11 +163,15 @@ export interface OutgoingMessage {
 
 /** What happened to one recipient. */
 export interface RecipientResult {
+  /** The forward-path as given. */
   readonly address: string;
+  /** Whether the server accepted it. */
   readonly accepted: boolean;
   /** The server's reply to RCPT (or to the final dot, for LMTP-like per-recipient data replies). */
   readonly code: number;
+  /** The reply's RFC 3463 enhanced status code, when sent. */
   readonly enhancedCode: string | null;
+  /** The reply's text (or why the recipient was not tried). */
   readonly message: string;
 }
 
@@ -185,8 +189,12 @@ export interface SendResult {
 
 /** What the session learnt about the server (for diagnostics such as `--serverinfo`). */
 export interface ServerInfo {
+  /** The server's 220 greeting. */
   readonly greeting: Reply;
+  /** The last EHLO reply, parsed; `null` after a HELO fallback. */
   readonly capabilities: Capabilities | null;
-  readonly tls: import("../deps.ts").TlsInfo | null;
+  /** The TLS session, or `null` on a plain connection. */
+  readonly tls: TlsInfo | null;
+  /** The SASL mechanism that authenticated the session, or `null`. */
   readonly authenticated: string | null;
 }

@@ -5,6 +5,7 @@
 
 /** One complete server reply (possibly multi-line). */
 export interface Reply {
+  /** Discriminant: always `"reply"`. */
   readonly type: "reply";
   /** Three-digit reply code, 200–559 (`[2-5][0-5][0-9]`, RFC 5321 §4.2); 1xx is refused by the parser. */
   readonly code: number;
