@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { collectBytes } from "../protocol/bytes.ts";
 import { type Config, selectAccount } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
 import { prepareRaw } from "../message/envelope.ts";
@@ -49,23 +50,6 @@ function envelopeSender(ctx: CliContext, account: Account): string | undefined {
     return `${t}@${account.qualifyDomain}`;
   }
   return f;
-}
-
-/** Reads the whole stream (for messages that go to several places). */
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    parts.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function stdinOf(ctx: CliContext): AsyncIterable<Uint8Array> {
@@ -179,7 +163,7 @@ async function composeMessage(ctx: CliContext, config: Config): Promise<Ready> {
     if (!info.isFile) throw new CliError(`Cannot read the attachment "${path}": not a regular file`, EX_NOINPUT);
   }
   const html = args.html !== undefined ? await readText(args.html, "HTML file") : undefined;
-  const text = new TextDecoder().decode(await collect(stdinOf(ctx)));
+  const text = new TextDecoder().decode(await collectBytes(stdinOf(ctx)));
   const { compose } = await import("../message/compose.ts");
   const fullName = args.fullName ?? account.fromName;
   let msg;
@@ -231,7 +215,7 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
   const { host, tracer } = ctx;
   if (ready.smtpTo.length === 0 && ready.localTo.length === 0) throw new CliError("No recipients", EX_USAGE);
   const several = ready.localTo.length > 1 || (ready.localTo.length > 0 && ready.smtpTo.length > 0);
-  const data: AsyncIterable<Uint8Array> | Uint8Array = several ? await collect(ready.data) : ready.data;
+  const data: AsyncIterable<Uint8Array> | Uint8Array = several ? await collectBytes(ready.data) : ready.data;
   const codes: number[] = [];
 
   if (ready.localTo.length > 0) {

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { collectBytes } from "../protocol/bytes.ts";
 import { type Address, asciiAddress, flattenAddresses, foldAddresses, isValidEnvelopeAddress, type MailboxInput, parseAddressList, toMailbox } from "./address.ts";
 import { base64Stream, encodeWords, percentEncode2231, quotedPrintable, utf8 } from "./encoding.ts";
 import type { Envelope } from "./envelope.ts";
@@ -511,20 +512,8 @@ export function compose(options: ComposeOptions): ComposedMessage {
     header,
     smtputf8,
     stream,
-    async toBytes(): Promise<Uint8Array> {
-      const parts: Uint8Array[] = [];
-      let n = 0;
-      for await (const p of stream()) {
-        parts.push(p);
-        n += p.length;
-      }
-      const out = new Uint8Array(n);
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      return out;
+    toBytes(): Promise<Uint8Array> {
+      return collectBytes(stream());
     },
   };
 }

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
 import { asciiAddress, flattenAddresses, foldAddresses, isValidEnvelopeAddress, type Mailbox, parseAddressList } from "./address.ts";
 import { utf8 } from "./encoding.ts";
 import {
@@ -294,18 +295,6 @@ async function splitHeader(input: Uint8Array | AsyncIterable<Uint8Array>, max: n
   }
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /**
  * Reads the header of a raw message (only the header is buffered, up to
  * `maxHeaderBytes`), derives the envelope, and returns the message with
@@ -375,7 +364,7 @@ export async function prepareRaw(
   const moreBody = bodyStart < buf.length || split.rest !== null;
   if (bodyStart > headerEnd) head.push(buf.subarray(headerEnd, bodyStart));
   else if (moreBody) head.push(utf8(eol));
-  const header = concat(head);
+  const header = concatBytes(head);
   const firstBody = buf.subarray(bodyStart);
   const rest = split.rest;
   let used = false;

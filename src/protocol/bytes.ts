@@ -60,6 +60,18 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
+ * Reads a stream of byte chunks to its end and joins them.
+ *
+ * @param stream The chunks, in order.
+ * @returns All the bytes in one array.
+ */
+export async function collectBytes(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const p of stream) parts.push(p);
+  return concatBytes(parts);
+}
+
+/**
  * Whether every character of `text` is US-ASCII (U+0000–U+007F).
  *
  * @param text The text to check.

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { concatBytes } from "../protocol/bytes.ts";
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -70,15 +71,7 @@ export function utf16le(text: string): Uint8Array {
  * ```
  */
 export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 const HEX = "0123456789abcdef";
