@@ -21,20 +21,16 @@ import type { Connector, Host } from "../deps.ts";
 import { Queue, QueueError } from "../src/queue.ts";
 import type { SendResult } from "../src/options.ts";
 import { testConnector, testHost } from "./support/queue_host.ts";
-
-declare const Deno: { execPath(): string } | undefined;
-declare const Bun: unknown;
+import { runtimeCommand, testRuntime } from "./support/runtime_command.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const WORKER = path.join(REPO, "tests", "support", "queue_worker.ts");
 const SERVER = path.join(REPO, "tests", "fixtures", "counting_smtpd.py");
 const PYTHON = "/usr/bin/python3"; // Debian's, with python3-aiosmtpd
 
-/** How to run a TypeScript entry under the runtime running this test. */
+/** How to run the worker under the runtime running this test. */
 function workerCommand(): { runtime: string; argv: string[] } {
-  if (typeof Deno !== "undefined") return { runtime: "deno", argv: [Deno.execPath(), "run", "-A", "--quiet", WORKER] };
-  if (typeof Bun !== "undefined") return { runtime: "bun", argv: [process.execPath, WORKER] };
-  return { runtime: "node", argv: [process.execPath, "--import", "tsx", WORKER] };
+  return { runtime: testRuntime(), argv: [...runtimeCommand(), WORKER] };
 }
 
 interface WorkerRun {
