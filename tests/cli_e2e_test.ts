@@ -67,7 +67,8 @@ function cliCommand(): string[] {
   return existsSync(bin) ? [exe, bin] : [exe, "--import", "tsx", join(ROOT, "cli.ts")];
 }
 
-let base = "";
+// Made up front so that no failure path can leave `base` empty (homes would land in the working directory).
+const base = mkdtempSync(join(tmpdir(), "smtpsend-e2e-"));
 let home = "";
 
 /** A fresh, empty HOME for the next runs (no configuration left over from another test). */
@@ -139,10 +140,9 @@ function b64(s: string): string {
 describe(`smtpsend (${RT}) against the real test servers`, () => {
   before(async () => {
     assert.ok(await listening(port("SUBMISSION")), "the test servers do not answer");
-    base = mkdtempSync(join(tmpdir(), "smtpsend-e2e-"));
   });
   after(() => {
-    if (base) rmSync(base, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
   });
 
   const user = () => E!.SMTPSEND_TEST_USER!;

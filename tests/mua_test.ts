@@ -1,0 +1,328 @@
+/**
+ * Real MUAs using smtpsend as their sendmail program, sending through the real
+ * test Postfix (submission port: STARTTLS required, then SASL via Dovecot) with
+ * the server, credentials and CA from an esmtp-style configuration file.
+ *
+ * - s-nail (`-S mta=<wrapper> -S sendwait`): a non-ASCII subject, an
+ *   attachment, and a body line holding only "." (s-nail passes `-i`); the
+ *   message lands in the maildir and Python's `email` package decodes the
+ *   subject and the attachment. A wrong password makes smtpsend exit 77 and
+ *   s-nail report failure (non-zero exit, message saved to DEAD).
+ * - git send-email (`--sendmail-cmd=<wrapper>`, or `--smtp-server=<wrapper>`
+ *   before git 2.33): a one-commit repository, `git format-patch -1`; the
+ *   `[PATCH]` mail lands in the maildir with the diff in its body.
+ *
+ * The CLI runs on the runtime running this file (built `bin/smtpsend.js` on
+ * Node, else `cli.ts` through tsx; `bun cli.ts`; `deno run -A cli.ts`),
+ * through a small sh wrapper (tests/support/mua/smtpsend-wrapper.sh.in)
+ * because MUAs take one program path. Missing MUAs or servers FAIL the test
+ * (scripts/setup.sh installs s-nail and git-email; scripts/test-servers.sh
+ * start runs the servers).
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { servers, type StoredMessage, type TestServers, waitForMaildirMessage } from "./support/servers.ts";
+import { runtimeCommand, testRuntime } from "./support/runtime_command.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+const MUA_DIR = join(ROOT, "tests/support/mua");
+const PY_SCRIPT = join(ROOT, "tests/support/parse_python.py");
+const RT = testRuntime();
+const PATH = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+
+/** The CLI on this runtime, as in tests/cli_e2e_test.ts. */
+function cliCommand(): string[] {
+  if (RT === "node") {
+    const bin = join(ROOT, "bin/smtpsend.js");
+    if (existsSync(bin)) return [process.execPath, bin];
+  }
+  return [...runtimeCommand(), join(ROOT, "cli.ts")];
+}
+
+/** Quotes one word for sh. */
+function shq(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Fills `@NAME@` placeholders of a template in tests/support/mua. */
+function fill(template: string, values: Record<string, string>): string {
+  const text = readFileSync(join(MUA_DIR, template), "utf8").replace(/@([A-Z_]+)@/g, (m, k: string) => {
+    const v = values[k];
+    if (v === undefined) throw new Error(`${template}: no value for ${m}`);
+    return v;
+  });
+  return text;
+}
+
+/** The executable `name` on PATH, or a failure naming the Debian package. */
+function which(name: string, debianPackage: string): string {
+  for (const dir of PATH.split(":")) {
+    const p = join(dir || ".", name);
+    try {
+      accessSync(p, constants.X_OK);
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  assert.fail(`${name} is not installed (Debian package ${debianPackage}): run scripts/setup.sh`);
+}
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: { cwd: string; env: Record<string, string>; input?: string }): Run {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env, input: opts.input ?? "", timeout: 30_000 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout?.toString() ?? "", stderr: r.stderr?.toString() ?? "" };
+}
+
+interface PyPart {
+  contentType: string;
+  filename: string | null;
+  disposition: string | null;
+  body: string; // base64 of the decoded payload
+}
+
+interface PyMessage {
+  subject: string | null;
+  parts: PyPart[];
+  defects: string[];
+}
+
+/** Parses a delivered message with Python's standard `email` package (tests/support/parse_python.py). */
+function parsePython(bytes: Uint8Array): PyMessage {
+  const r = spawnSync("/usr/bin/python3", [PY_SCRIPT], { input: bytes, timeout: 15_000 });
+  if (r.status !== 0) throw new Error(`parse_python.py failed: ${r.stderr?.toString()}`);
+  return JSON.parse(r.stdout.toString()) as PyMessage;
+}
+
+const decodeB64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+function token(): string {
+  return `mua-${RT}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+describe(`real MUAs with smtpsend (${RT}) as their sendmail`, () => {
+  let S: TestServers;
+  let base = "";
+
+  /** A fresh work dir: HOME, a 0600 config, the wrapper and its argument log. */
+  function setup(name: string, password?: string): { dir: string; home: string; wrapper: string; argsLog: string; config: string } {
+    const dir = mkdtempSync(join(base, `${name}-`));
+    const home = join(dir, "home");
+    mkdirSync(home, { mode: 0o700 });
+    const alice = S.users.alice;
+    const pw = password ?? alice.password;
+    for (const v of [alice.user, pw, S.tls.caFile]) assert.ok(!/["\\\n]/.test(v), `cannot quote ${JSON.stringify(v)} in the config`);
+    const config = join(dir, "smtpsendrc");
+    writeFileSync(
+      config,
+      fill("esmtprc.in", { FROM: alice.user, PORT: String(S.ports.submission), USER: alice.user, PASSWORD: pw, CA_FILE: S.tls.caFile }),
+      { mode: 0o600 },
+    );
+    const argsLog = join(dir, "args.log");
+    const wrapper = join(dir, "smtpsend-wrapper");
+    writeFileSync(
+      wrapper,
+      fill("smtpsend-wrapper.sh.in", { ARGS_LOG: shq(argsLog), CLI: cliCommand().map(shq).join(" "), CONFIG: shq(config) }),
+      { mode: 0o755 },
+    );
+    return { dir, home, wrapper, argsLog, config };
+  }
+
+  /** The argument lists of every wrapper call so far. */
+  function calls(argsLog: string): string[][] {
+    if (!existsSync(argsLog)) return [];
+    return readFileSync(argsLog, "utf8")
+      .split("--- call\n")
+      .slice(1)
+      .map((c) => c.replace(/\n$/, "").split("\n"));
+  }
+
+  function muaEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+    return { PATH, HOME: home, USER: "tester", LOGNAME: "tester", LC_ALL: "C.UTF-8", NO_COLOR: "1", TZ: "UTC", ...extra };
+  }
+
+  before(() => {
+    S = servers(); // throws (fails) when the servers' env file is missing
+    base = mkdtempSync(join(tmpdir(), "smtpsend-mua-"));
+  });
+  after(() => {
+    if (base) rmSync(base, { recursive: true, force: true });
+  });
+
+  describe("s-nail", () => {
+    /** s-nail without any rc file, sending through the wrapper and waiting for its exit status. */
+    function snailArgs(w: { dir: string; wrapper: string }, subject: string, extra: string[], to: string): string[] {
+      return [
+        "-:/", // load no resource files (also MAILRC=/dev/null)
+        "-S", `mta=${w.wrapper}`,
+        "-S", "sendwait", // wait for the MTA and use its exit status
+        "-S", "ttycharset=utf-8",
+        "-S", "sendcharsets=utf-8",
+        "-S", `DEAD=${join(w.dir, "dead.letter")}`, // for root, s-nail ignores $HOME
+        "-r", S.users.alice.user,
+        "-s", subject,
+        ...extra,
+        to,
+      ];
+    }
+
+    test("non-ASCII subject, attachment and a lone '.' line arrive intact through STARTTLS + SASL", async () => {
+      const snail = which("s-nail", "s-nail");
+      const w = setup("snail");
+      const tok = token();
+      const subject = `Grüße aus Köln ✓ ${tok}`;
+      const attachment = join(w.dir, "data.bin");
+      const attBytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+      writeFileSync(attachment, attBytes);
+      const body = `Hello from s-nail ${tok}\n.\nafter the dot\n`;
+      const r = run(snail, snailArgs(w, subject, ["-a", attachment], "user@smtpsend.test"), {
+        cwd: w.dir,
+        env: muaEnv(w.home, { MAILRC: "/dev/null" }),
+        input: body,
+      });
+      assert.equal(r.status, 0, `s-nail failed: ${r.stderr}${r.stdout}`);
+
+      const c = calls(w.argsLog);
+      assert.equal(c.length, 1, "the wrapper ran once");
+      assert.deepEqual(c[0], ["-i", "-f", S.users.alice.user, "--", "user@smtpsend.test"]);
+
+      const msg: StoredMessage = await waitForMaildirMessage("user", (m) => m.text.includes(tok));
+      // Authenticated over TLS by Postfix.
+      assert.match(msg.header("received") ?? "", /using TLS.*with ESMTPSA/s);
+      assert.equal(msg.header("return-path"), `<${S.users.alice.user}>`);
+      // s-nail encoded the subject (RFC 2047) and Python decodes it back.
+      const raw = msg.header("subject") ?? "";
+      assert.match(raw, /=\?utf-8\?[BQ]\?/i, `subject not encoded: ${raw}`);
+      assert.ok(!/[^\x00-\x7f]/.test(raw), "raw subject is 7-bit");
+      const py = parsePython(msg.bytes);
+      assert.equal(py.subject, subject);
+      assert.deepEqual(py.defects, []);
+      const text = py.parts.find((p) => p.contentType === "text/plain" && p.disposition !== "attachment");
+      assert.ok(text, "text part");
+      const textBody = new TextDecoder().decode(decodeB64(text!.body)).replace(/\r\n/g, "\n");
+      assert.ok(textBody.includes(`Hello from s-nail ${tok}\n.\nafter the dot\n`), `body changed: ${JSON.stringify(textBody)}`);
+      const att = py.parts.find((p) => p.disposition === "attachment");
+      assert.ok(att, `no attachment among ${py.parts.map((p) => p.contentType).join(", ")}`);
+      assert.equal(att!.filename, "data.bin");
+      assert.deepEqual(decodeB64(att!.body), attBytes);
+    });
+
+    test("a wrong password: smtpsend exits 77, s-nail reports failure and keeps the message", () => {
+      const snail = which("s-nail", "s-nail");
+      const w = setup("snail-fail", "wrong-password");
+      const tok = token();
+      // The wrapper's status seen directly: 77 (EX_NOPERM).
+      const direct = run(w.wrapper, ["-i", "--", "user@smtpsend.test"], {
+        cwd: w.dir,
+        env: muaEnv(w.home),
+        input: `From: ${S.users.alice.user}\nTo: user@smtpsend.test\nSubject: direct ${tok}\n\nbody\n`,
+      });
+      assert.equal(direct.status, 77, `smtpsend: ${direct.stderr}`);
+      assert.match(direct.stderr, /^smtpsend: .*auth/im);
+
+      const r = run(snail, snailArgs(w, `fail ${tok}`, [], "user@smtpsend.test"), {
+        cwd: w.dir,
+        env: muaEnv(w.home, { MAILRC: "/dev/null" }),
+        input: `must not be sent ${tok}\n`,
+      });
+      assert.notEqual(r.status, 0, `s-nail exited 0 although smtpsend failed: ${r.stderr}`);
+      assert.match(r.stderr, /^smtpsend: /m, "smtpsend's error line reaches the user");
+      assert.match(r.stderr, /message not sent/);
+      assert.equal(calls(w.argsLog).length, 2);
+      const dead = join(w.dir, "dead.letter");
+      assert.ok(existsSync(dead) && readFileSync(dead, "utf8").includes(`must not be sent ${tok}`), "s-nail saved the message to DEAD");
+    });
+  });
+
+  describe("git send-email", () => {
+    test("a format-patch mail: [PATCH] subject, the diff in the body, sent with -i", async () => {
+      const git = which("git", "git");
+      const env = (home: string) =>
+        muaEnv(home, {
+          GIT_AUTHOR_NAME: "Alice Tester",
+          GIT_AUTHOR_EMAIL: S.users.alice.user,
+          GIT_COMMITTER_NAME: "Alice Tester",
+          GIT_COMMITTER_EMAIL: S.users.alice.user,
+          GIT_AUTHOR_DATE: "2026-01-02T03:04:05Z",
+          GIT_COMMITTER_DATE: "2026-01-02T03:04:05Z",
+          GIT_CONFIG_NOSYSTEM: "1",
+          GIT_TERMINAL_PROMPT: "0",
+          GIT_EDITOR: "true",
+        });
+      const w = setup("git");
+      const e = env(w.home);
+      const execPath = run(git, ["--exec-path"], { cwd: w.dir, env: e }).stdout.trim();
+      if (!existsSync(join(execPath, "git-send-email"))) {
+        assert.fail("git send-email is not installed (Debian package git-email): run scripts/setup.sh");
+      }
+      const version = /git version (\d+)\.(\d+)/.exec(run(git, ["--version"], { cwd: w.dir, env: e }).stdout);
+      assert.ok(version, "git --version");
+      // --sendmail-cmd exists since git 2.33; before, --smtp-server takes a program path.
+      const newGit = Number(version[1]) > 2 || (Number(version[1]) === 2 && Number(version[2]) >= 33);
+
+      const repo = join(w.dir, "repo");
+      mkdirSync(repo);
+      const g = (...args: string[]): Run => {
+        const r = run(git, args, { cwd: repo, env: e });
+        assert.equal(r.status, 0, `git ${args.join(" ")}: ${r.stderr}`);
+        return r;
+      };
+      const tok = token();
+      g("init", "-q");
+      writeFileSync(join(repo, "hello.txt"), `hello ${tok}\nsecond line\n`);
+      g("add", "hello.txt");
+      // A lone "." line in the commit message: kept only because git passes -i.
+      g("commit", "-q", "-m", `Add hello.txt ${tok}`, "-m", `Body ${tok}\n.\nafter the dot`);
+      const patch = g("format-patch", "-1", "-o", join(w.dir, "patches")).stdout.trim();
+      assert.ok(existsSync(patch), `format-patch wrote ${patch}`);
+
+      const r = run(
+        git,
+        [
+          "send-email",
+          newGit ? `--sendmail-cmd=${w.wrapper}` : `--smtp-server=${w.wrapper}`,
+          "--to=user@smtpsend.test",
+          `--from=Alice Tester <${S.users.alice.user}>`,
+          "--confirm=never",
+          "--suppress-cc=all",
+          "--no-chain-reply-to",
+          "--no-validate",
+          patch,
+        ],
+        { cwd: repo, env: e },
+      );
+      const hint = /Mail::Address/.test(r.stderr)
+        ? "\n(Debian's git send-email needs Mail::Address: package libmailtools-perl, a mere Recommends of git-email; run scripts/setup.sh)"
+        : "";
+      assert.equal(r.status, 0, `git send-email failed:\n${r.stdout}\n${r.stderr}${hint}`);
+      assert.match(r.stdout, /Result: OK/);
+
+      const c = calls(w.argsLog);
+      assert.equal(c.length, 1, "the wrapper ran once");
+      assert.ok(c[0]!.includes("-i"), `git send-email passes -i: ${c[0]!.join(" ")}`);
+      assert.equal(c[0]!.at(-1), "user@smtpsend.test");
+
+      const msg = await waitForMaildirMessage("user", (m) => m.text.includes(`hello ${tok}`));
+      assert.match(msg.header("received") ?? "", /using TLS.*with ESMTPSA/s);
+      assert.equal(msg.header("subject"), `[PATCH] Add hello.txt ${tok}`);
+      assert.equal(msg.header("from"), `Alice Tester <${S.users.alice.user}>`);
+      assert.match(msg.header("x-mailer") ?? "", /^git-send-email /);
+      const body = msg.body.replace(/\r\n/g, "\n");
+      assert.ok(body.includes(`Body ${tok}\n.\nafter the dot\n`), `commit message changed: ${body}`);
+      assert.ok(body.includes("diff --git a/hello.txt b/hello.txt\n"), "diff header in the body");
+      assert.ok(body.includes(`+hello ${tok}\n+second line\n`), "diff lines in the body");
+    });
+  });
+});
