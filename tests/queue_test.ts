@@ -22,7 +22,8 @@ import {
   QueueError,
   queueMessage,
 } from "../src/queue.ts";
-import { faultyHost, testHost } from "./support/queue_host.ts";
+import { faultyHost, HOST_METHODS, testHost } from "./support/queue_host.ts";
+import { currentOwner } from "../src/queue/files.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -468,6 +469,65 @@ describe("Queue recovery", () => {
     assert.equal((await queue.flush({ deliver: accepting() })).sent, 1);
   });
 
+  test("a live flusher's claim on this host is never taken over by age (no second delivery)", async (t) => {
+    // The other flusher: another live process of this host (our parent's pid), so liveness can be checked.
+    const other = hostWith(host, { pid: () => process.ppid });
+    if (!(await currentOwner(other)).proc) return t.skip("no readable /proc: liveness cannot be checked here");
+    const { dir, clock, queue } = setup({ staleClaimMs: 60_000 });
+    const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"] }, MSG);
+    const gate = holdOpen();
+    const first = queue.flush({ deliver: gate.deliver });
+    await gate.inside;
+    clock.t += 10 * 60_000; // the claim is now ten times older than staleClaimMs: its holder is alive all the same
+    const second = new Queue({ dir, host: other, now: () => clock.t, staleClaimMs: 60_000 });
+    const calls: { id: string; pending: readonly string[]; data: string }[] = [];
+    const s = await second.flush({ deliver: accepting(calls), force: true });
+    assert.deepEqual(s.items.map((i) => [i.outcome, i.reason]), [["skipped", "busy"]]);
+    assert.equal(calls.length, 0);
+    await assert.rejects(second.remove(id), (err) => err instanceof QueueError && /being delivered/.test(err.message));
+    gate.release();
+    const r = await first;
+    assert.deepEqual(r.items.map((i) => [i.outcome, i.reason]), [["sent", null]]);
+    assert.equal(gate.calls, 1);
+    assert.deepEqual(await ls(dir), ["failed", "tmp"]);
+  });
+
+  test("a delivering flusher refreshes its claim, so one that cannot check it (other host) does not take it over", async () => {
+    const { dir, queue } = setup({ now: Date.now, staleClaimMs: 600 });
+    const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"] }, MSG);
+    const gate = holdOpen();
+    const first = queue.flush({ deliver: gate.deliver });
+    await gate.inside;
+    await new Promise((r) => setTimeout(r, 1500)); // 2.5 × staleClaimMs since the claim was made
+    const elsewhere = new Queue({ dir, host: hostWith(host, { hostname: () => "elsewhere.example" }), staleClaimMs: 600 });
+    const calls: { id: string; pending: readonly string[]; data: string }[] = [];
+    const s = await elsewhere.flush({ deliver: accepting(calls), force: true });
+    assert.deepEqual(s.items.map((i) => [i.id, i.outcome, i.reason]), [[id, "skipped", "busy"]]);
+    assert.equal(calls.length, 0);
+    gate.release();
+    assert.deepEqual((await first).items.map((i) => [i.outcome, i.reason]), [["sent", null]]);
+    assert.deepEqual(await ls(dir), ["failed", "tmp"]);
+  });
+
+  test("a claim that vanished after the server's 250 is reported sent, not deferred; the new holder's files stay", async () => {
+    const { dir, queue } = setup();
+    const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"] }, MSG);
+    const taken = `${id}.claim.00000000-1-0-${Date.now().toString(36)}-zzzzzz`;
+    const s = await queue.flush({
+      deliver: async (_e, data, pending) => {
+        await readAll(data);
+        const mine = (await fs.readdir(dir)).find((n) => n.startsWith(`${id}.claim.`))!;
+        await fs.rename(path.join(dir, mine), path.join(dir, taken)); // another flusher takes it over
+        return { accepted: pending.map((a) => rr(a, 250)), rejected: [], reply: reply(250), octets: 1 };
+      },
+    });
+    assert.equal(s.sent, 1, JSON.stringify(s.items));
+    assert.equal(s.deferred, 0);
+    assert.match(s.items[0]!.reason ?? "", /another flusher had taken the entry over/);
+    assert.deepEqual(s.items[0]!.delivered, ["b@y.test"]);
+    assert.deepEqual(await ls(dir), [taken, `${id}.eml`, "failed", "tmp"].sort());
+  });
+
   test("an interrupted move to failed/ is completed by the next flush", async () => {
     const { dir, queue } = setup();
     const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"] }, MSG);
@@ -593,6 +653,37 @@ describe("Queue.remove() and listing", () => {
     assert.deepEqual((await queue.list()).map((e) => e.id), [a]);
   });
 });
+
+/** `base` with some methods replaced (the adapters keep methods on a prototype: bind each one). */
+function hostWith(base: Host, over: Partial<Host>): Host {
+  const h: Record<string, unknown> = {};
+  for (const key of HOST_METHODS) {
+    const fn = base[key] as unknown as (...a: unknown[]) => unknown;
+    if (typeof fn === "function") h[key] = over[key] ?? fn.bind(base);
+  }
+  return h as unknown as Host;
+}
+
+/** A deliver function that waits inside until released; counts its calls. */
+function holdOpen() {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const inside = new Promise<void>((r) => (started = r));
+  const state = {
+    calls: 0,
+    inside,
+    release: () => release(),
+    deliver: (async (_e, data, pending) => {
+      state.calls++;
+      started();
+      await gate;
+      await readAll(data);
+      return { accepted: pending.map((a) => rr(a, 250)), rejected: [], reply: reply(250), octets: 1 };
+    }) as DeliverFunction,
+  };
+  return state;
+}
 
 /** The host tag our queue uses in claim names, learnt from a claim it makes. */
 async function hostTagOf(dir: string, queue: Queue): Promise<string> {

@@ -11,24 +11,85 @@
  * - `-bp`, `--queue-list`: `mailq`-style listing, failed entries included.
  * - `--queue-remove ID`: remove entries (exit 66 for an unknown id).
  *
- * The queue directory is the account's `queue_dir`, else `~/Mail/queued-mail`.
- * Queued entries remember the account *name*; at flush time the account is
- * looked up again (falling back to the sender), so no password is stored.
+ * A message is queued in its account's queue directory: the account's
+ * `queue_dir`; else, in the esmtp format, the top-level `queue_dir` (a
+ * global default for every identity, as `mda` is; an identity's own
+ * `queue_dir` wins); else `~/Mail/queued-mail`. `-q`, `-bp` and
+ * `--queue-remove` work on every queue directory the configuration can
+ * put mail in — every account's and `~/Mail/queued-mail` — each once, so
+ * mail queued under any identity is seen whatever `-a` says. Queued entries
+ * remember the account *name*; at flush time each entry is sent with that
+ * account, looked up again (falling back to the sender), so no password is
+ * stored.
  *
  * @module
  */
 import { type Config, selectAccount } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
-import type { Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
+import type { FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
 import type { CliContext } from "./context.ts";
 import { sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_OK, EX_TEMPFAIL, errorLine, exitCodeFor } from "./errors.ts";
 import { applyOverrides } from "./resolve.ts";
 
-async function openQueue(ctx: CliContext, account: Account): Promise<Queue> {
-  const { Queue, defaultQueueDir } = await import("../queue.ts");
-  return new Queue({ dir: account.queueDir ?? defaultQueueDir(ctx.host), host: ctx.host });
+/** The block of settings before the first `identity` of an esmtp-format file, when it has any. */
+function topLevelBlock(config: Config): Account | undefined {
+  if (config.file === null || config.format === "msmtp") return undefined;
+  // Every identity block has `from` (its address); the top-level block cannot set one.
+  return config.accounts.find((a) => a.name === "default" && a.from === undefined && a.source.file !== null);
+}
+
+/** The configured queue directory of an account (see the module documentation), or `undefined` for the default. */
+function configuredQueueDir(config: Config, account: Account): string | undefined {
+  return account.queueDir ?? topLevelBlock(config)?.queueDir;
+}
+
+function normalDir(dir: string): string {
+  const d = dir.replace(/\/+/g, "/");
+  return d.length > 1 ? d.replace(/\/$/, "") : d;
+}
+
+async function queueAt(ctx: CliContext, dir: string): Promise<Queue> {
+  const { Queue } = await import("../queue.ts");
+  return new Queue({ dir, host: ctx.host });
+}
+
+async function openQueue(ctx: CliContext, config: Config, account: Account): Promise<Queue> {
+  const { defaultQueueDir } = await import("../queue.ts");
+  return await queueAt(ctx, configuredQueueDir(config, account) ?? defaultQueueDir(ctx.host));
+}
+
+/**
+ * Every queue directory mail can be in: the default account's, the other
+ * accounts' in file order, then `~/Mail/queued-mail`; each once. Directories
+ * that do not exist hold nothing and are left out (and not created).
+ */
+async function allQueueDirs(ctx: CliContext, config: Config): Promise<string[]> {
+  const { defaultQueueDir } = await import("../queue.ts");
+  const candidates: string[] = [];
+  const first = config.accounts.filter((a) => a.name === config.defaultAccount);
+  for (const a of [...first, ...config.accounts]) {
+    const d = configuredQueueDir(config, a);
+    if (d !== undefined) candidates.push(d);
+  }
+  try {
+    candidates.push(defaultQueueDir(ctx.host));
+  } catch (e) {
+    if (candidates.length === 0) throw e;
+  }
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const c of candidates) {
+    const d = normalDir(c);
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const st = await ctx.host.stat(d).catch(() => undefined); // an error: let the queue report it
+    if (st === null) continue;
+    out.push(d);
+  }
+  ctx.tracer.note(`queue directories: ${out.length ? out.join(", ") : "none yet"}`);
+  return out;
 }
 
 function queueEnvelope(account: Account, message: OutgoingMessage): QueueEnvelope {
@@ -55,12 +116,13 @@ function dataOf(message: OutgoingMessage): Uint8Array | AsyncIterable<Uint8Array
  * Stores a message in the queue.
  *
  * @param ctx The environment.
+ * @param config The configuration (for the queue directory).
  * @param account The account (its queue directory and name).
  * @param message Envelope and data.
  * @returns The queue id.
  */
-export async function enqueue(ctx: CliContext, account: Account, message: OutgoingMessage): Promise<string> {
-  const queue = await openQueue(ctx, account);
+export async function enqueue(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): Promise<string> {
+  const queue = await openQueue(ctx, config, account);
   return await queue.enqueue(queueEnvelope(account, message), dataOf(message));
 }
 
@@ -84,7 +146,7 @@ function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account
  */
 export async function sendOrQueue(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): Promise<number> {
   const { queueMessage } = await import("../queue.ts");
-  const queue = await openQueue(ctx, account);
+  const queue = await openQueue(ctx, config, account);
   const id = await queue.enqueue(queueEnvelope(account, message), dataOf(message));
   ctx.tracer.note(`queued as ${id}; sending now`);
   let lastError: unknown = undefined;
@@ -125,69 +187,107 @@ export async function sendOrQueue(ctx: CliContext, config: Config, account: Acco
   }
 }
 
-function queueAccount(ctx: CliContext, config: Config): Account {
-  return applyOverrides(selectAccount(config, ctx.args.account !== undefined ? { account: ctx.args.account } : {}), ctx.args);
-}
-
 /**
- * `-bp`, `--queue-list`.
+ * `-bp`, `--queue-list`: every queue directory's entries, oldest first.
  *
  * @param ctx The environment.
  * @param config The configuration.
- * @returns The exit status.
+ * @returns The exit status (a directory that cannot be read: its error's, after listing the others).
  */
 export async function runQueueList(ctx: CliContext, config: Config): Promise<number> {
   const { formatEntries } = await import("../queue.ts");
-  const queue = await openQueue(ctx, queueAccount(ctx, config));
-  ctx.host.writeStdout(formatEntries(await queue.list({ includeFailed: true })));
-  return EX_OK;
+  const entries: QueueEntry[] = [];
+  let code = EX_OK;
+  for (const dir of await allQueueDirs(ctx, config)) {
+    try {
+      entries.push(...await (await queueAt(ctx, dir)).list({ includeFailed: true }));
+    } catch (e) {
+      ctx.host.writeStderr(errorLine(e));
+      if (code === EX_OK) code = exitCodeFor(e);
+    }
+  }
+  entries.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  ctx.host.writeStdout(formatEntries(entries));
+  return code;
 }
 
 /**
- * `--queue-remove ID`.
+ * `--queue-remove ID`: looks for each id in every queue directory.
  *
  * @param ctx The environment.
  * @param config The configuration.
  * @returns The exit status.
  */
 export async function runQueueRemove(ctx: CliContext, config: Config): Promise<number> {
-  const queue = await openQueue(ctx, queueAccount(ctx, config));
+  const queues = await Promise.all((await allQueueDirs(ctx, config)).map((d) => queueAt(ctx, d)));
   let code = EX_OK;
   for (const id of ctx.args.queueRemove) {
-    if (await queue.remove(id)) ctx.tracer.note(`removed ${id}`);
-    else {
+    let removed = false;
+    let error: unknown = undefined;
+    for (const queue of queues) {
+      try {
+        if (await queue.remove(id)) {
+          removed = true;
+          ctx.tracer.note(`removed ${id} from ${queue.dir}`);
+        }
+      } catch (e) {
+        error ??= e;
+      }
+    }
+    if (removed) continue;
+    if (error !== undefined) {
+      ctx.host.writeStderr(errorLine(error));
+      if (code === EX_OK) code = exitCodeFor(error);
+    } else {
       ctx.host.writeStderr(errorLine(new CliError(`No queue entry "${id}"`, EX_NOINPUT)));
-      code = EX_NOINPUT;
+      if (code === EX_OK) code = EX_NOINPUT;
     }
   }
   return code;
 }
 
 /**
- * `-q`, `--flush`: tries every entry now.
+ * `-q`, `--flush`: tries every entry of every queue directory now, each with
+ * the account recorded in it.
  *
  * @param ctx The environment.
  * @param config The configuration.
- * @returns 0, 75 when some entries stay deferred, 65 when some failed permanently.
+ * @returns 0; 65 when some failed permanently; else a directory's error
+ *   status when one could not be read; else 75 when some stay deferred.
  */
 export async function runFlush(ctx: CliContext, config: Config): Promise<number> {
   const { queueMessage } = await import("../queue.ts");
-  const queue = await openQueue(ctx, queueAccount(ctx, config));
-  const summary = await queue.flush({
-    force: true,
-    deliver: (entry, data, pending) => sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending)),
-    onProgress: (p) => {
-      if (p.type === "result") ctx.tracer.note(`${p.id}: ${p.outcome}${p.reason ? ` (${p.reason})` : ""}`);
-    },
-  });
-  for (const item of summary.items) {
-    if (item.outcome === "failed" || item.outcome === "deferred") {
-      ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
+  const totals = { sent: 0, deferred: 0, failed: 0, skipped: 0 };
+  let dirCode = EX_OK;
+  for (const dir of await allQueueDirs(ctx, config)) {
+    let summary: FlushSummary;
+    try {
+      summary = await (await queueAt(ctx, dir)).flush({
+        force: true,
+        deliver: (entry, data, pending) => sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending)),
+        onProgress: (p) => {
+          if (p.type === "result") ctx.tracer.note(`${p.id}: ${p.outcome}${p.reason ? ` (${p.reason})` : ""}`);
+        },
+      });
+    } catch (e) {
+      ctx.host.writeStderr(errorLine(e));
+      if (dirCode === EX_OK) dirCode = exitCodeFor(e);
+      continue;
     }
-    for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);
+    for (const item of summary.items) {
+      if (item.outcome === "failed" || item.outcome === "deferred") {
+        ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
+      }
+      for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);
+    }
+    totals.sent += summary.sent;
+    totals.deferred += summary.deferred;
+    totals.failed += summary.failed;
+    totals.skipped += summary.skipped;
   }
-  ctx.tracer.note(`flush: ${summary.sent} sent, ${summary.deferred} deferred, ${summary.failed} failed, ${summary.skipped} skipped`);
-  if (summary.failed > 0) return EX_DATAERR;
-  if (summary.deferred > 0) return EX_TEMPFAIL;
+  ctx.tracer.note(`flush: ${totals.sent} sent, ${totals.deferred} deferred, ${totals.failed} failed, ${totals.skipped} skipped`);
+  if (totals.failed > 0) return EX_DATAERR;
+  if (dirCode !== EX_OK) return dirCode;
+  if (totals.deferred > 0) return EX_TEMPFAIL;
   return EX_OK;
 }

@@ -17,6 +17,15 @@
  * them with `force_mda`); otherwise they are qualified with `qualifydomain`
  * or refused.
  *
+ * Local recipients are delivered first. When they all have the message and
+ * the SMTP part then fails temporarily, the SMTP part is queued (the
+ * account's queue directory) and the exit status is 0, with a note on
+ * standard error naming who has it and the queue id: exiting 75 would make
+ * the caller retry the whole message and deliver it locally twice. If even
+ * queueing fails the status is 75; whenever the status is not 0 after some
+ * local deliveries, standard error names the recipients that already have
+ * the message.
+ *
  * @module
  */
 import { collectBytes } from "../protocol/bytes.ts";
@@ -27,7 +36,7 @@ import type { OutgoingMessage, SendResult } from "../options.ts";
 import { isComposeMode } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { sendSmtp } from "./deliver.ts";
-import { CliError, EX_DATAERR, EX_NOINPUT, EX_OK, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
+import { CliError, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
 import { endAtLoneDot, headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
 import { applyOverrides } from "./resolve.ts";
@@ -211,12 +220,18 @@ function outgoing(ctx: CliContext, ready: Ready, data: AsyncIterable<Uint8Array>
   };
 }
 
+function names(addresses: readonly string[]): string {
+  return addresses.map((a) => `<${a}>`).join(", ");
+}
+
 async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<number> {
   const { host, tracer } = ctx;
   if (ready.smtpTo.length === 0 && ready.localTo.length === 0) throw new CliError("No recipients", EX_USAGE);
   const several = ready.localTo.length > 1 || (ready.localTo.length > 0 && ready.smtpTo.length > 0);
   const data: AsyncIterable<Uint8Array> | Uint8Array = several ? await collectBytes(ready.data) : ready.data;
   const codes: number[] = [];
+  const deliveredLocal: string[] = [];
+  let told = false;
 
   if (ready.localTo.length > 0) {
     const results = await deliverLocal(host, ready.account.mda!, ready.localTo, ready.from, data, {
@@ -224,6 +239,7 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
     });
     for (const r of results) {
       if (r.error !== null) host.writeStderr(`smtpsend: ${r.error}\n`);
+      else deliveredLocal.push(r.recipient);
       codes.push(r.exitCode);
     }
   }
@@ -232,7 +248,7 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
     const message = outgoing(ctx, ready, data);
     if (ctx.args.queue || ready.account.queue) {
       const { enqueue } = await import("./queue.ts");
-      const id = await enqueue(ctx, ready.account, message);
+      const id = await enqueue(ctx, config, ready.account, message);
       tracer.note(`queued as ${id}`);
       codes.push(EX_OK);
     } else if (ctx.args.queueOnFailure) {
@@ -245,9 +261,34 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
         codes.push(EX_OK);
       } catch (e) {
         host.writeStderr(errorLine(e));
-        codes.push(exitCodeFor(e));
+        const code = exitCodeFor(e);
+        if (code === EX_TEMPFAIL && deliveredLocal.length > 0 && deliveredLocal.length === ready.localTo.length) {
+          // The local recipients have it: a 75 would make the caller retry and deliver to them again.
+          // Queue the SMTP part instead and report success.
+          try {
+            const { enqueue } = await import("./queue.ts");
+            const id = await enqueue(ctx, config, ready.account, message);
+            host.writeStderr(
+              `smtpsend: delivered locally to ${names(deliveredLocal)}; queued as ${id} for ${names(ready.smtpTo)} ` +
+                `after the temporary failure above (smtpsend -q sends it)\n`,
+            );
+            told = true;
+            codes.push(EX_OK);
+          } catch (qe) {
+            host.writeStderr(`smtpsend: could not queue the message for ${names(ready.smtpTo)}: ${errorLine(qe).replace(/^smtpsend: /, "")}`);
+            codes.push(EX_TEMPFAIL);
+          }
+        } else {
+          codes.push(code);
+        }
       }
     }
   }
-  return codes.find((c) => c !== EX_OK) ?? EX_OK;
+  const status = codes.find((c) => c !== EX_OK) ?? EX_OK;
+  if (status !== EX_OK && deliveredLocal.length > 0 && !told) {
+    host.writeStderr(
+      `smtpsend: already delivered locally to ${names(deliveredLocal)}; sending this message again delivers it to them again\n`,
+    );
+  }
+  return status;
 }

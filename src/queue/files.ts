@@ -103,18 +103,34 @@ export function ownerTag(o: Omit<Owner, "proc">): string {
   return `${o.hostTag}-${o.pid}-${o.start}`;
 }
 
+/** What can be told about the process behind a claim or temp file. */
+export type Liveness = "alive" | "dead" | "unknown";
+
 /**
- * Whether the owner is certainly dead: same host, `/proc` readable, and the
- * pid is gone, a zombie, or now belongs to a process that started at another
- * time. `false` when alive or when it cannot be told.
+ * Whether the owner is alive or dead, when that can be told: same host,
+ * `/proc` readable here, and the owner's start time recorded (or its pid
+ * gone). A pid that now belongs to a process that started at another time
+ * is dead (the pid was reused). `"unknown"` for another host, without
+ * `/proc`, or when the owner recorded no start time and its pid exists.
+ */
+export async function ownerLiveness(host: Host, other: Omit<Owner, "proc">, me: Owner): Promise<Liveness> {
+  if (!me.proc || other.hostTag !== me.hostTag) return "unknown";
+  if (other.pid === me.pid) {
+    if (other.start === "0") return "unknown";
+    return other.start === me.start ? "alive" : "dead";
+  }
+  const start = await procStart(host, other.pid).catch(() => undefined);
+  if (start === null) return "dead";
+  if (start === undefined || other.start === "0") return "unknown";
+  return start === other.start ? "alive" : "dead";
+}
+
+/**
+ * Whether the owner is certainly dead (see {@link ownerLiveness}); `false`
+ * when alive or when it cannot be told.
  */
 export async function ownerDead(host: Host, other: Omit<Owner, "proc">, me: Owner): Promise<boolean> {
-  if (!me.proc || other.hostTag !== me.hostTag) return false;
-  if (other.pid === me.pid) return other.start !== me.start && other.start !== "0";
-  const start = await procStart(host, other.pid).catch(() => undefined);
-  if (start === null) return true;
-  if (start === undefined || other.start === "0") return false;
-  return start !== other.start;
+  return (await ownerLiveness(host, other, me)) === "dead";
 }
 
 /** The file name of a new claim on `id` by `owner` at `now`. */

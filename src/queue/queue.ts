@@ -12,8 +12,15 @@
  * to `<id>.claim.<owner>-…`. Only one rename of a name can succeed, so two
  * flushers (any runtime, any process) never hold the same entry. A claim of
  * a dead process on this host (pid gone, or reused — checked against the
- * start time in `/proc`) is taken over by renaming it again; a claim that
- * cannot be checked is taken over after `staleClaimMs`.
+ * start time in `/proc`) is taken over by renaming it again; a claim of a
+ * live process on this host is never taken over, however long its delivery
+ * takes. Only a claim whose holder cannot be checked (another host sharing
+ * the directory, no `/proc`) is taken over by age, `staleClaimMs` after it
+ * was made or last refreshed: while delivering, the holder renames its claim
+ * to a fresh name every `staleClaimMs / 4`, so only a holder that is gone or
+ * hung loses it. A holder that finds its claim taken over after the server's
+ * final 250 reports the entry "sent" (with a note in `reason`) and leaves its
+ * files to the new holder; before that, "deferred".
  *
  * After delivery: all recipients accepted → the claim file is removed
  * (the entry is gone), then the message file. Some recipients still pending
@@ -43,6 +50,7 @@ import {
   newId,
   type Owner,
   ownerDead,
+  ownerLiveness,
   ownerTag,
   parseClaimName,
   parseTempName,
@@ -466,13 +474,58 @@ export class Queue {
     return false;
   }
 
-  /** Whether a claim's holder is dead (this host) or the claim is older than `staleClaimMs`. */
+  /**
+   * Whether a claim may be taken over. When its holder's liveness can be
+   * told (same host, `/proc` readable, start time recorded) that alone
+   * decides: a live holder's claim is never taken over, however old — it
+   * may be in the middle of a long DATA. Only when liveness cannot be told
+   * (another host, no `/proc`) does age decide: `staleClaimMs` since the
+   * claim was made or last refreshed (holders refresh it while delivering).
+   */
   async #claimIsStale(name: string, me: Owner): Promise<boolean> {
     const c = parseClaimName(name);
     if (!c) return false;
-    if (c.owner.hostTag === me.hostTag && c.owner.pid === me.pid && c.owner.start === me.start) return false;
-    if (this.#now() - c.claimedAt >= this.#staleClaimMs) return true;
-    return await ownerDead(this.#host, c.owner, me);
+    if (c.owner.hostTag === me.hostTag && c.owner.pid === me.pid && c.owner.start === me.start && me.start !== "0") return false;
+    const liveness = await ownerLiveness(this.#host, c.owner, me);
+    if (liveness !== "unknown") return liveness === "dead";
+    return this.#now() - c.claimedAt >= this.#staleClaimMs;
+  }
+
+  /**
+   * Keeps a claim fresh while `work` runs: every quarter of `staleClaimMs`
+   * the claim is renamed to a new claim name with the current time, so a
+   * flusher that cannot check our liveness (another host, no `/proc`) does
+   * not take it over by age. A rename of a name succeeds once, so a
+   * refresh can never bring back a claim that someone else took over; it
+   * then reports the claim lost.
+   */
+  async #holding<T>(id: string, claimPath: string, work: () => Promise<T>): Promise<{ value: T; claimPath: string; lost: boolean }> {
+    const me = await this.#ensure();
+    const host = this.#host;
+    let path = claimPath;
+    let lost = false;
+    let chain: Promise<void> = Promise.resolve();
+    const refresh = async (): Promise<void> => {
+      if (lost) return;
+      const next = this.#path(claimFileName(id, me, this.#now()));
+      try {
+        await host.rename(path, next);
+        path = next;
+      } catch (e) {
+        if (isNotFound(e)) lost = true;
+        // other errors: keep the old name; the next refresh tries again
+      }
+    };
+    const every = this.#staleClaimMs > 0 ? Math.max(20, Math.floor(this.#staleClaimMs / 4)) : 0;
+    const timer = every > 0 ? setInterval(() => (chain = chain.then(refresh)), every) : undefined;
+    let value: T;
+    try {
+      value = await work();
+    } finally {
+      if (timer !== undefined) clearInterval(timer);
+      await chain;
+    }
+    return { value, claimPath: path, lost };
   }
 
   /**
@@ -656,12 +709,13 @@ export class Queue {
       }
       if (!claimPath) return skip("busy");
     }
+    const held = { path: claimPath };
     try {
-      return await this.#deliverClaimed(id, claimPath, options, index, total, progress);
+      return await this.#deliverClaimed(id, held, options, index, total, progress);
     } catch (e) {
       // Our own bookkeeping failed (disk full while recording state, …): put the entry back as it was.
       try {
-        await host.rename(claimPath, jsonPath);
+        await host.rename(held.path, jsonPath);
       } catch {
         // the claim stays; it is recovered once this process is gone
       }
@@ -672,13 +726,14 @@ export class Queue {
 
   async #deliverClaimed(
     id: string,
-    claimPath: string,
+    held: { path: string },
     options: FlushOptions,
     index: number,
     total: number,
     progress: (e: FlushProgress) => void,
   ): Promise<{ item: FlushItem; entry: QueueEntry | null }> {
     const host = this.#host;
+    let claimPath = held.path;
     const jsonPath = this.#path(`${id}.json`);
     const emlPath = this.#path(`${id}.eml`);
     const item = (outcome: FlushOutcome, reason: string | null, delivered: string[] = [], failed: string[] = []): FlushItem => ({
@@ -721,6 +776,7 @@ export class Queue {
     const pending = rec.recipients.filter((r) => r.state === "pending").map((r) => r.address);
     const delivered: string[] = [];
     const failed: string[] = [];
+    let claimLost = false;
     if (pending.length > 0) {
       const entry = toEntry(rec, "in-flight", this.#now());
       progress({ type: "attempt", index, total, entry });
@@ -736,14 +792,18 @@ export class Queue {
       })();
       let result: SendResult | undefined;
       let error: unknown = undefined;
-      try {
-        result = await options.deliver(entry, data, pending);
-      } catch (e) {
-        error = e;
-      } finally {
-        // Close the file if the delivery stopped reading early.
-        await data.return(undefined).catch(() => {});
-      }
+      const kept = await this.#holding(id, claimPath, async () => {
+        try {
+          result = await options.deliver(entry, data, pending);
+        } catch (e) {
+          error = e;
+        } finally {
+          // Close the file if the delivery stopped reading early.
+          await data.return(undefined).catch(() => {});
+        }
+      });
+      held.path = claimPath = kept.claimPath;
+      claimLost = kept.lost;
       const at = this.#now();
       rec.attempts++;
       rec.lastAttemptAt = at;
@@ -755,14 +815,27 @@ export class Queue {
     const at = this.#now();
     if (stillPending.length === 0 && !anyFailed) {
       // Every recipient has the message: the entry ends here (removal of the record is the commit).
-      try {
-        await host.remove(claimPath);
-      } catch (e) {
-        throw queueIoError("remove", claimPath, e);
+      // Our claim gone meanwhile means another flusher took the entry over (it judged us dead or,
+      // unable to tell, our claim too old): the server's 250 still stands, so this is "sent"; the
+      // entry's files are now the other flusher's and are left alone.
+      let gone = claimLost;
+      if (!gone) {
+        try {
+          await host.remove(claimPath);
+        } catch (e) {
+          if (!isNotFound(e)) throw queueIoError("remove", claimPath, e);
+          gone = true;
+        }
+      }
+      if (gone) {
+        return { item: item("sent", "sent, but another flusher had taken the entry over meanwhile and may send it again", delivered, failed), entry: null };
       }
       await this.#syncDir(this.dir).catch(() => {});
       await removeQuietly(host, emlPath);
       return { item: item("sent", null, delivered, failed), entry: null };
+    }
+    if (claimLost) {
+      throw new QueueError(`Queue: lost the claim on "${id}" to another flusher`, { path: claimPath });
     }
     if (stillPending.length === 0 || at - rec.createdAt >= this.#maxAge) {
       if (stillPending.length > 0) {
@@ -873,6 +946,9 @@ export class Queue {
 
   /** `failed/<id>.json` first (the decision), then the message, then the claim goes. */
   async #moveAside(id: string, claimPath: string, rec: QueueRecord): Promise<void> {
+    if (!(await exists(this.#host, claimPath))) {
+      throw new QueueError(`Queue: lost the claim on "${id}" to another flusher`, { path: claimPath });
+    }
     const me = await this.#ensure();
     await writeAtomically(this.#host, this.#tmp(`${id}.json.${ownerTag(me)}-${randomToken(6)}`), this.#failed(`${id}.json`), encodeRecord(rec));
     await this.#syncDir(`${this.dir}/failed`);

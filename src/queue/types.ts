@@ -147,8 +147,10 @@ export interface QueueOptions {
   readonly maxAge?: number;
   /**
    * A claim whose flusher cannot be checked (other host, no `/proc`) is
-   * taken over after this long. Default 1 hour. Claims of dead processes on
-   * this host are taken over at once.
+   * taken over after this long without a refresh (a delivering flusher
+   * refreshes its claim every quarter of this). Default 1 hour. Claims of
+   * dead processes on this host are taken over at once; claims of live ones
+   * never.
    */
   readonly staleClaimMs?: number;
   /**
@@ -212,7 +214,11 @@ export interface FlushItem {
   readonly id: string;
   /** What happened. */
   readonly outcome: FlushOutcome;
-  /** Skip reason or error message, else `null`. */
+  /**
+   * Skip reason or error message, else `null`. For `"sent"`: a note when the
+   * claim was taken over by another flusher after the server accepted the
+   * message (that flusher owns the entry now and may send it again).
+   */
   readonly reason: string | null;
   /** Recipients accepted in this flush. */
   readonly delivered: readonly string[];
