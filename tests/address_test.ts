@@ -132,8 +132,14 @@ test("formatAddress() quotes or encodes names and round-trips through parseMailb
 
 test("formatAddress() refuses CR, LF, NUL and encoded line breaks in names and addresses", () => {
   assert.throws(() => formatAddress({ name: "x\r\nBcc: victim@example.org", address: "a@example.org" }), TypeError);
-  assert.throws(() => formatAddress({ name: "=?UTF-8?Q?=0D=0A?=Bcc: victim@example.org", address: "a@example.org" }), TypeError);
-  assert.throws(() => formatAddress({ name: "=?UTF-8?B?DQpCY2M6IHZAZXhhbXBsZS5vcmc=?=", address: "a@example.org" }), TypeError);
+  // A name that looks like an encoded word is not trusted but encoded: it displays literally.
+  for (const name of ["=?UTF-8?Q?=0D=0A?=Bcc: victim@example.org", "=?UTF-8?B?DQpCY2M6IHZAZXhhbXBsZS5vcmc=?=", "=?UTF-8?B?DQ oQ?="]) {
+    const out = formatAddress({ name, address: "a@example.org" });
+    assert.ok(!out.includes(name), out);
+    assert.equal(parseMailbox(out).name, name);
+  }
+  assert.throws(() => formatAddress("=?UTF-8?Q?x=0D=0Ay?= <a@example.org>"), TypeError, "decodes to a line break");
+  assert.throws(() => formatAddress("=?UTF-8?B?DQ-o=?=@example.org"), TypeError, "an address cannot be encoded");
   assert.throws(() => formatAddress({ name: "x", address: "a@example.org\r\nBcc: v@example.org" }), TypeError);
   assert.throws(() => formatAddress({ name: "x", address: "Other <a@example.org>" }), TypeError);
   assert.throws(() => formatAddress("x\0 <a@example.org>"), TypeError);

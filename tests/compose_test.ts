@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compose, type ComposeOptions, composeToBytes, mediaTypeOf } from "../src/message/compose.ts";
+import { decodeWords } from "../src/message/encoding.ts";
 
 // ---------------------------------------------------------------- parsers
 
@@ -350,21 +351,15 @@ test("compose() refuses header injection in every header value", () => {
     { subject: "hi\r\nBcc: victim@example.org" },
     { subject: "hi\nBcc: victim@example.org" },
     { subject: "hi\rBcc: victim@example.org" },
-    { subject: "=?UTF-8?Q?=0D=0A?=Bcc: victim@example.org" },
-    { subject: "=?UTF-8?B?DQpCY2M6IHZpY3RpbUBleGFtcGxlLm9yZw==?=" },
     { subject: "nul\0byte" },
     { from: { name: "x\r\nBcc: victim@example.org", address: "a@example.org" } },
-    { from: { name: "=?UTF-8?Q?x=0ABcc:_victim@example.org?=", address: "a@example.org" } },
     { from: "x\r\nBcc: victim@example.org <a@example.org>" },
-    { to: { name: "=?utf-8?q?=0d=0a?=", address: "b@example.org" } },
     { to: "b@example.org\r\nBcc: victim@example.org" },
     { replyTo: "r@example.org\nBcc: v@example.org" },
     { attachments: [{ filename: "a.txt\r\nBcc: victim@example.org", content: "x" }] },
-    { attachments: [{ filename: "=?UTF-8?Q?a=0D=0A.txt?=", content: "x" }] },
     { attachments: [{ filename: "a.txt", content: "x", contentType: "text/plain\r\nBcc: v@example.org" }] },
     { attachments: [{ filename: "a.txt", content: "x", cid: "x\r\nBcc: v@example.org" }] },
     { headers: { "X-Test": "v\r\nBcc: victim@example.org" } },
-    { headers: { "X-Test": "=?UTF-8?Q?=0D=0ABcc:_victim@example.org?=" } },
     { headers: [["X-Test\r\nBcc", "v"]] },
     { headers: { "X Bad": "v" } },
     { headers: { "X:Bad": "v" } },
@@ -374,10 +369,131 @@ test("compose() refuses header injection in every header value", () => {
     { inReplyTo: "a@b\r\nBcc: victim@example.org" },
     { references: ["a@b", "c@d\nBcc: v@example.org"] },
     { date: "Mon, 1 Jan 2024 00:00:00 +0000\r\nBcc: v@example.org" },
+    // An address string is header syntax: its encoded words are decoded, and a name that decodes to a line break is refused.
+    { to: "=?UTF-8?Q?x=0D=0Ay?= <b@example.org>" },
+    { from: "=?UTF-8?B?eA15?= <a@example.org>" },
+    // Text that cannot be encoded may not look like an encoded word at all (readers decode it there too).
+    { to: "=?UTF-8?B?DQ-o=?=@example.org" },
+    { replyTo: '"=?utf-8?q?=0d=0a?="@example.org' },
+    { messageId: "=?UTF-8?B?DQ-o=?=@example.org" },
+    { inReplyTo: "<a=?UTF-8?B?DQ oQ?=@example.org>".replace(" ", "") },
+    { references: ["a@b", "=?utf-8?q?=0d=0a?=@example.org"] },
+    { date: "Mon, 1 Jan 2024 00:00:00 +0000 =?UTF-8?B?DQ-o=?=" },
+    { attachments: [{ filename: "a.txt", content: "x", contentType: 'text/plain; x="=?UTF-8?B?DQ o=?="' }] },
+    { attachments: [{ filename: "a.txt", content: "x", cid: "=?UTF-8?B?DQ-o=?=" }] },
   ];
   for (const extra of attempts) {
     assert.throws(() => compose({ ...base, ...extra }), TypeError, JSON.stringify(extra));
   }
+});
+
+// ------------------------------------------------- encoded-word look-alikes
+
+/** Caller text that lenient decoders (libmime, Python) would decode to CR/LF if it were passed through. */
+const LOOKALIKES = [
+  "=?UTF-8?B?DQ oQmNjOiB2aWN0aW1AZXhhbXBsZS5vcmc=?=", // space inside: the reviewer's payload
+  "Hi =?UTF-8?B?DQ oQmNjOiB2aWN0aW1AZXhhbXBsZS5vcmc=?= there",
+  "=?UTF-8?B?DQ-o=?=", // a character outside base64
+  "=?UTF-8?B?DQ\toQmNj?=", // a tab inside
+  "=?UTF-8?B?D Q o=?=",
+  "=?UTF-8?B?!!DQo=?=",
+  "=?UTF-8?Q?=0D=0ABcc:_victim@example.org?=", // plain Q
+  "=?utf-8?q?=0d=0a?=", // lower case
+  "=?UTF-8?Q?=0D =0A?=",
+  "=?UTF-8?Q?a?= =?UTF-8?Q?=0A?= b", // adjacent words: the space between them must survive
+  "x=?utf-8?b?DQo=?=y", // glued to text
+  "=?UTF-8?B?DQo=?==?UTF-8?B?DQo=?=",
+  "=?ISO-8859-1?Q?=0D?=x",
+  "=?UTF-8*en?B?DQo=?=",
+  "Grüße =?UTF-8?Q?=0D=0A?= aus Köln",
+  "?= =? =?= ?=?",
+];
+
+/** Seeded variants: white space or stray characters inserted, random case. */
+function fuzzedLookalikes(n: number): string[] {
+  const bases = ["=?UTF-8?B?DQo=?=", "=?UTF-8?Q?=0D=0A?=", "=?UTF-8?B?DQpCY2M6IHZAZXhhbXBsZS5vcmc=?=", "=?iso-8859-1?q?=0a?=", "=?UTF-8?B?AA==?="];
+  const noise = [" ", "\t", "-", "!", ".", "*", "~", "=", "_", "  ", "?"];
+  const bytes = seeded(77)(n * 32);
+  let k = 0;
+  const next = (m: number) => bytes[k++]! % m;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let t = bases[next(bases.length)]!;
+    for (let j = next(3) + 1; j > 0; j--) {
+      const at = 2 + next(t.length - 3); // inside, so no leading or trailing white space
+      t = t.slice(0, at) + noise[next(noise.length)]! + t.slice(at);
+    }
+    if (next(2)) t = next(2) ? t.toLowerCase() : t.toUpperCase();
+    out.push(next(3) === 0 ? `Re: ${t} x` : t);
+  }
+  return out;
+}
+
+/** Python's phrase parser turns each run of white space in a display name into one space, and (against RFC 2047 §6.2) keeps the space between adjacent encoded words. */
+const pyName = (s: string) => s.replace(/[ \t]+/g, " ");
+
+test("compose() never passes caller encoded words through: look-alikes decode to exactly the caller's text in mailparser and Python", async () => {
+  const libmime = ((await import("libmime" as string)) as { default: { decodeWords(s: string): string } }).default;
+  const texts = [...LOOKALIKES, ...fuzzedLookalikes(40)];
+  // An address string is header syntax, whose (valid) encoded words are decoded first; the others are names as given.
+  const asString = (t: string) => decodeWords(t) === t;
+  const msgs = texts.map((t) =>
+    compose({
+      ...FIXED,
+      from: { name: t, address: "a@example.org" },
+      to: [{ name: t, address: "b@example.org" }, ...(asString(t) ? [`"${t.replace(/["\\]/g, "\\$&")}" <c@example.org>`] : [])],
+      subject: t,
+      headers: { "X-Note": t },
+      text: "body",
+      attachments: [{ filename: t, content: "x" }],
+    })
+  );
+  const all = await Promise.all(msgs.map((m) => m.toBytes()));
+  const parsed = parsePythonMany(all);
+  for (const [i, t] of texts.entries()) {
+    const what = JSON.stringify(t);
+    const bytes = all[i]!;
+    assertWellFormed(bytes);
+    const header = msgs[i]!.header.replace(/\r\n(?=[ \t])/g, "");
+    // Outside the encoded words we wrote (UTF-8, no "?" or white space inside), no "=?" is left on the wire.
+    assert.ok(!header.replace(/=\?UTF-8\?[QB]\?[^?\s]*\?=/g, "").includes("=?"), `${what}\n${header}`);
+
+    const mp = await parseMailparser(bytes);
+    assert.equal(mp.subject, t, what);
+    assert.equal(mp.from!.value[0]!.name, t, what);
+    assert.deepEqual(mpList(mp.to).map((a) => a.name), asString(t) ? [t, t] : [t], what);
+    assert.equal(libmime.decodeWords(mp.headers.get("x-note") as string), t, what);
+    assert.deepEqual(mp.attachments.map((a) => a.filename), [t], what);
+
+    const py = parsed[i]!;
+    assert.deepEqual(py.defects, [], what);
+    assert.equal(py.subject, t, what);
+    assert.equal(py.headers.find(([k]) => k === "X-Note")?.[1], t, what);
+    assert.equal(py.parts[1]!.filename, t, what);
+    const field = (n: string) => header.split("\r\n").find((l) => l.startsWith(`${n}: `))!;
+    for (const [n, list] of [["From", py.from!], ["To", py.to!]] as const) {
+      const split = /\?=\s+=\?/.test(field(n)); // a name written as several adjacent encoded words
+      for (const a of list) {
+        assert.ok(!/[\r\n]/.test(a.name), what);
+        if (!split) assert.equal(a.name, pyName(t), what);
+        else assert.equal(a.name.replace(/\s+/g, ""), t.replace(/\s+/g, ""), what);
+      }
+    }
+  }
+});
+
+test("compose() shows a subject, name and file name with encoded-word look-alikes literally (CLI -F and --subject)", async () => {
+  // echo b | smtpsend -f me@example.org -F '=?UTF-8?B?DQ oQmNj…?=' --subject 'Hi =?UTF-8?B?DQ oQmNj…?=' a@example.net
+  const p = "=?UTF-8?B?DQ oQmNjOiB2aWN0aW1AZXhhbXBsZS5vcmc=?=";
+  const m = compose({ ...FIXED, from: { name: p, address: "me@example.org" }, to: "a@example.net", subject: `Hi ${p}`, text: "b\n" });
+  assert.match(m.header, /^Subject: Hi\r\n =\?UTF-8\?Q\?=3D=3FUTF-8=3FB=3FDQ_oQmNjOiB2aWN0aW1AZXhhbXBsZS5vcmc=3D=3F=3D\?=$/m);
+  const bytes = await m.toBytes();
+  const mp = await parseMailparser(bytes);
+  assert.equal(mp.subject, `Hi ${p}`);
+  assert.equal(mp.from!.value[0]!.name, p);
+  const py = parsePython(bytes);
+  assert.equal(py.subject, `Hi ${p}`);
+  assert.ok(!/[\r\n]/.test(py.from![0]!.name));
 });
 
 test("compose() refuses invalid addresses and attachments", () => {
@@ -402,7 +518,8 @@ test("compose() refuses invalid addresses and attachments", () => {
 test("compose() puts Bcc only in the envelope and dedupes recipients", () => {
   const m = compose({ from: "a@example.org", to: ["b@example.org", "B <b@EXAMPLE.org>"], cc: "c@example.org", bcc: ["c@example.org", "d@example.org"] });
   assert.deepEqual(m.envelope, { from: "a@example.org", to: ["b@example.org", "c@example.org", "d@example.org"] });
-  assert.ok(!/bcc|d@example/i.test(m.header));
+  assert.ok(!/^bcc:/im.test(m.header));
+  assert.ok(!/(?:^|[\s<,])d@example\.org/im.test(m.header), "d@example.org only in the envelope (the random message id may end in d)");
   const o = compose({ from: "a@example.org", to: "b@example.org", envelope: { from: "", to: ["x@example.net"] } });
   assert.deepEqual(o.envelope, { from: "", to: ["x@example.net"] });
   const u = compose({ from: "jörg@example.org", to: "b@bücher.example" });

@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { decodeWords } from "../src/message/encoding.ts";
 import { deriveEnvelope, prepareRaw, type PrepareRawOptions } from "../src/message/envelope.ts";
+import { parseHeaderBlock } from "../src/message/headers.ts";
+import { concatBytes } from "../src/protocol/bytes.ts";
+import { DataEncoder } from "../src/protocol/data.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -200,4 +204,84 @@ test("prepareRaw() refuses a header block over the cap with a clear error", asyn
   await assert.rejects(prepareRaw(enc.encode(big.repeat(10) + "\r\nbody"), { sender: "a@example.org", recipients: ["b@example.net"], maxHeaderBytes: 10000 }), RangeError);
   await assert.rejects(prepareRaw(chunked("X-Big: " + "a".repeat(50000), 1000), { sender: "a@example.org", recipients: ["b@example.net"], maxHeaderBytes: 10000 }), /larger than 10000 bytes/);
   await assert.rejects(prepareRaw(enc.encode(MSG), { readRecipients: true, fullName: "x\r\nBcc: v@example.org" }), TypeError);
+});
+
+test("prepareRaw() refuses a bare CR in the header: on the wire it would start a Bcc: line that is neither removed nor sent to", async () => {
+  const opts: PrepareRawOptions = { readRecipients: true };
+  const attacks = [
+    "From: me@example.org\nTo: a@example.net\nSubject: hi\rBcc: secret@example.net\n\nbody\n",
+    "From: me@example.org\r\nTo: a@example.net\r\nSubject: hi\r\rX-Injected: 1\r\n\r\nbody\r\n",
+    "From: me@example.org\nTo: a@example.net,\r Bcc: secret@example.net\n\nbody\n",
+    "From: me@example.org\nTo: a@example.net\n\rBcc: secret@example.net\n", // an empty line made of a bare CR
+    "From: me@example.org\nTo: a@example.net\nSubject: hi\r", // bare CR as the very last byte
+    "From me@example.org Mon Jan  1 00:00:00 2024\rBcc: secret@example.net\nTo: a@example.net\n\nbody\n",
+  ];
+  for (const msg of attacks) {
+    await assert.rejects(run(msg, opts), /bare CR/, JSON.stringify(msg));
+    for (const size of [1, 2, 5]) await assert.rejects(run(chunked(msg, size), opts), /bare CR/, `${JSON.stringify(msg)} in chunks of ${size}`);
+  }
+  // deriveEnvelope() reads the same lines the wire carries: Bcc is a field there, not part of Subject.
+  assert.deepEqual(deriveEnvelope(attacks[0]!, opts).to, ["a@example.net", "secret@example.net"]);
+});
+
+test("prepareRaw() refuses NUL in the header but passes bare CR and NUL in the body through", async () => {
+  await assert.rejects(run("From: me@example.org\nTo: a@example.net\nSubject: a\0b\n\nbody\n", { readRecipients: true }), /NUL/);
+  await assert.rejects(run("From: me@example.org\nTo: a@example.net\0Bcc: x@example.net\n\nbody\n", { readRecipients: true }), TypeError);
+  const body = "line\rwith bare CR\0 and NUL\r\n";
+  const r = await run(`From: me@example.org\r\nTo: a@example.net\r\nDate: x\r\nMessage-ID: <a@b>\r\n\r\n${body}`, { readRecipients: true });
+  assert.ok(r.text.endsWith(`\r\n\r\n${body}`));
+  // A line that is not a field ends the header; what follows is body, bare CR or not.
+  const broken = await run("To: a@example.net\nnot a field\rBcc: x@example.net\n", { sender: "me@example.org", readRecipients: true, addDate: false, addMessageId: false, addFrom: false });
+  assert.equal(broken.text, "To: a@example.net\n\nnot a field\rBcc: x@example.net\n");
+  assert.deepEqual(broken.envelope.to, ["a@example.net"]);
+});
+
+test("prepareRaw() keeps CRLF split across chunks as one line ending", async () => {
+  const msg = "From: me@example.org\r\nTo: a@example.net\r\nBcc: b@example.net\r\n\r\nbody\r\n";
+  const want = (await run(msg, { readRecipients: true })).text;
+  for (const size of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+    const r = await run(chunked(msg, size), { readRecipients: true });
+    assert.equal(r.text, want, `chunks of ${size}`);
+    assert.deepEqual(r.envelope.to, ["a@example.net", "b@example.net"]);
+  }
+});
+
+test("prepareRaw() encodes a -F full name that looks like an encoded word, so it displays literally", async () => {
+  for (const name of ["=?UTF-8?B?DQ oQmNjOiB2aWN0aW1AZXhhbXBsZS5vcmc=?=", "=?UTF-8?B?DQ-o=?=", "=?utf-8?q?=0d=0a?="]) {
+    const r = await run("To: a@example.net\n\nbody\n", { sender: "me@example.org", fullName: name, readRecipients: true, addDate: false, addMessageId: false });
+    const from = r.added[0]!.replace(/\r\n(?=[ \t])/g, "");
+    assert.match(from, /^From: (?:=\?UTF-8\?[QB]\?[^?\s]*\?=\s+)+<me@example\.org>$/, from);
+    assert.equal(decodeWords(from.replace(/^From: |\s*<me@example\.org>$/g, "")), name);
+  }
+  await assert.rejects(run("To: a@example.net\n\nbody\n", { sender: "=?x?=@example.org", readRecipients: true }), /must not contain "=\?"/);
+});
+
+test("prepareRaw() output on the wire never carries a Bcc: line, and every To:/Cc: line there is in the envelope", async () => {
+  const pieces = ["From: me@example.org", "To: a@example.net", "Cc: c@example.net", "Bcc: s@example.net", " t@example.net,", "\tu@example.net", "Subject: hi", "", "body", "X: 1"];
+  const ends = ["\r\n", "\n", "\r", "\r\r", "\n\r", "\r\r\n", "\0\n"];
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) % n;
+  let refused = 0;
+  for (let round = 0; round < 400; round++) {
+    let text = "";
+    for (let i = rnd(8) + 1; i > 0; i--) text += pieces[rnd(pieces.length)]! + ends[rnd(ends.length)]!;
+    let r;
+    try {
+      r = await run(text, { sender: "me@example.org", readRecipients: true, recipients: ["x@example.net"] });
+    } catch (e) {
+      assert.ok(e instanceof TypeError, `${JSON.stringify(text)}: ${e}`);
+      refused++;
+      continue;
+    }
+    const e = new DataEncoder({ onLongLine: "allow" });
+    const wire = concatBytes([e.push(r.bytes), e.end()]);
+    const fields = parseHeaderBlock(wire);
+    assert.ok(!fields.some((f) => /^bcc$/i.test(f.name)), JSON.stringify(text));
+    for (const f of fields.filter((f) => /^(to|cc)$/i.test(f.name))) {
+      for (const a of f.value.split(",").map((s) => s.trim()).filter(Boolean)) {
+        assert.ok(r.envelope.to.includes(a), `${a} of ${JSON.stringify(text)} not in ${r.envelope.to}`);
+      }
+    }
+  }
+  assert.ok(refused > 50 && refused < 350, `refused ${refused}`);
 });

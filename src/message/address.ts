@@ -16,7 +16,7 @@
  */
 
 import { decodeWords, encodeWords, utf8 } from "./encoding.ts";
-import { assertHeaderText, HeaderFolder, needsEncoding } from "./headers.ts";
+import { assertHeaderText, assertNoEncodedWord, HeaderFolder, needsEncoding } from "./headers.ts";
 
 /** One mailbox: a display name and an address. */
 export interface Mailbox {
@@ -461,6 +461,15 @@ export function toMailbox(input: MailboxInput, what = "Address"): Mailbox {
   return { ...mb, name };
 }
 
+/**
+ * The address as written into a header: IDN domain in ASCII when the local
+ * part is ASCII. An address cannot be encoded, so one containing `=?` is
+ * refused (readers decode encoded words found in an addr-spec).
+ */
+function headerAddress(mb: Mailbox): string {
+  return assertNoEncodedWord(asciiAddress(mb.address), `Address ${JSON.stringify(mb.address)}`);
+}
+
 /** A display name as header pieces: plain tokens, or text for encoded words. */
 export type NamePiece = { readonly plain: string } | { readonly encode: string };
 
@@ -468,8 +477,10 @@ const ATOMS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|
 
 /**
  * How a display name is written: atoms as they are, other ASCII as one
- * quoted string, anything with non-ASCII or control characters as encoded
- * words.
+ * quoted string, anything with non-ASCII or control characters, or with
+ * `=?`, as encoded words. A name that looks like an encoded word is thus
+ * shown literally, never decoded by the reader (readers decode encoded words
+ * in atoms and, leniently, in quoted strings).
  *
  * @param name The display name (already checked for CR/LF/NUL).
  * @returns The pieces, in order.
@@ -489,8 +500,8 @@ export function namePieces(name: string): NamePiece[] {
  *
  * @param input A string (`"Name <a@b>"`) or `{ name, address }`.
  * @returns The mailbox text (not folded).
- * @throws {TypeError} On an invalid address or a name containing CR, LF or NUL
- *   (also inside encoded words).
+ * @throws {TypeError} On an invalid address, an address containing `=?`, or a
+ *   name containing CR, LF or NUL (a name with `=?` is encoded, not refused).
  * @example
  * ```ts
  * formatAddress({ name: "Doe, Jane", address: "jane@example.org" }); // '"Doe, Jane" <jane@example.org>'
@@ -499,7 +510,7 @@ export function namePieces(name: string): NamePiece[] {
  */
 export function formatAddress(input: MailboxInput): string {
   const mb = toMailbox(input);
-  const address = asciiAddress(mb.address);
+  const address = headerAddress(mb);
   const parts = namePieces(mb.name).map((p) => ("plain" in p ? p.plain : encodeWords(p.encode).join(" ")));
   return parts.length ? `${parts.join(" ")} <${address}>` : address;
 }
@@ -512,7 +523,8 @@ export function formatAddress(input: MailboxInput): string {
  * @param name The field name.
  * @param list The addresses (names already checked for CR/LF/NUL).
  * @returns The folded field without a trailing CRLF.
- * @throws {TypeError} When a group has no name.
+ * @throws {TypeError} When a group has no name, a name contains CR, LF or NUL
+ *   (e.g. decoded from an encoded word), or an address contains `=?`.
  * @example
  * ```ts
  * foldAddresses("To", parseAddressList("Jörg <j@example.org>, Team: a@example.net;"));
@@ -528,7 +540,7 @@ export function foldAddresses(name: string, list: readonly Address[]): string {
   };
   const mailbox = (mb: Mailbox) => {
     const name = namePieces(mb.name);
-    const address = asciiAddress(mb.address);
+    const address = headerAddress(mb);
     pieces.push(...name, { plain: name.length ? `<${address}>` : address });
   };
   list.forEach((a, i) => {

@@ -20,6 +20,12 @@
  * 2047 encoded words inside the quotes for non-ASCII names, which is what
  * older clients (Outlook, old Thunderbird) read.
  *
+ * Encoded words are never taken from the caller: a subject, display name,
+ * file name or extra header value containing `=?` is encoded like non-ASCII
+ * text (RFC 2231 for `filename`), so readers show it literally and cannot
+ * decode a line break out of it. Where text cannot be encoded (message ids,
+ * `date` strings, media types, Content-IDs, addresses) `=?` is refused.
+ *
  * Boundaries contain `=_`, which quoted-printable and base64 output never
  * contain; `7bit` is used only for text that does not contain the boundary
  * prefix, so a boundary cannot collide with content.
@@ -34,6 +40,7 @@ import type { Envelope } from "./envelope.ts";
 import {
   assertHeaderName,
   assertHeaderText,
+  assertNoEncodedWord,
   defaultRandom,
   foldUnstructured,
   formatDate,
@@ -94,7 +101,7 @@ export interface ComposeOptions {
   readonly bcc?: AddressInput;
   /** Where replies go (`Reply-To:`). */
   readonly replyTo?: AddressInput;
-  /** `Subject:` (non-ASCII is encoded). */
+  /** `Subject:` (non-ASCII, and text that looks like an encoded word, is encoded). */
   readonly subject?: string;
   /** Plain-text body. */
   readonly text?: string;
@@ -102,7 +109,10 @@ export interface ComposeOptions {
   readonly html?: string;
   /** Attachments and inline parts, in order. */
   readonly attachments?: readonly Attachment[];
-  /** Extra fields (unstructured values; non-ASCII is encoded). Fields the composer writes are refused. */
+  /**
+   * Extra fields (unstructured values; non-ASCII, and text that looks like an
+   * encoded word, is encoded). Fields the composer writes are refused.
+   */
   readonly headers?: HeaderInput;
   /** `Date:` value: a date, or a preformatted RFC 5322 date string (default: `now()`). */
   readonly date?: Date | string;
@@ -295,6 +305,7 @@ function attachmentLeaf(a: Attachment, index: number, openFile: OpenFile | undef
   let type = a.contentType;
   if (type !== undefined) {
     assertHeaderText(type, `${what} content type`);
+    assertNoEncodedWord(type, `${what} content type`);
     if (!MEDIA_TYPE.test(type.trim())) throw new TypeError(`${what} content type ${JSON.stringify(type)} is not a valid media type`);
     type = type.trim();
   } else if (filename) type = mediaTypeOf(filename);
@@ -303,6 +314,7 @@ function attachmentLeaf(a: Attachment, index: number, openFile: OpenFile | undef
   let cid: string | undefined;
   if (a.cid !== undefined) {
     assertHeaderText(a.cid, `${what} cid`);
+    assertNoEncodedWord(a.cid, `${what} cid`);
     cid = a.cid.replace(/^<(.*)>$/, "$1");
     if (!/^[!#-;=?-~]+$/.test(cid)) throw new TypeError(`${what} cid ${JSON.stringify(a.cid)} is not valid (printable ASCII without spaces, quotes or angle brackets)`);
   }
@@ -369,8 +381,10 @@ function msgIdList(input: string | readonly string[], what: string): string[] {
 
 /**
  * Composes a MIME message. All header values are validated up front (CR,
- * LF and NUL refused, also inside encoded words); the body is produced
- * lazily by {@link ComposedMessage.stream}.
+ * LF and NUL refused); text that looks like an encoded word (`=?`) is
+ * encoded so it displays literally, or refused where it cannot be encoded
+ * (message ids, dates, media types, Content-IDs, addresses). The body is
+ * produced lazily by {@link ComposedMessage.stream}.
  *
  * @param options Addresses, subject, bodies, attachments and overrides.
  * @returns The message: envelope, header and a byte stream.
@@ -433,7 +447,7 @@ export function compose(options: ComposeOptions): ComposedMessage {
   // Top-level fields.
   const now = options.now ?? (() => new Date());
   let date: string;
-  if (typeof options.date === "string") date = assertHeaderText(options.date, "Date").trim();
+  if (typeof options.date === "string") date = assertNoEncodedWord(assertHeaderText(options.date, "Date"), "Date").trim();
   else date = formatDate(options.date ?? now(), options.utcOffset);
   const fromAscii = asciiAddress(from.address);
   const fromDomain = fromAscii.slice(fromAscii.lastIndexOf("@") + 1);

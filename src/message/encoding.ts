@@ -214,12 +214,18 @@ const EW_OVERHEAD = "=?UTF-8?Q??=".length;
  * (20%) shorter. Every word holds whole code points (a UTF-8 sequence is never
  * split) and is at most `maxFirst` (first word) or `maxRest` characters long.
  * Only the characters allowed in a `phrase` are left literal, so the result
- * is valid in display names as well as in unstructured text.
+ * is valid in display names as well as in unstructured text; `=`, `?` and
+ * `_` are always escaped, so a word never contains `?` inside and ends at its
+ * own `?=`.
+ *
+ * CR, LF and NUL are refused: an encoded word that decodes to a line break
+ * would put one into the header of any reader that unfolds and decodes.
  *
  * @param text The text (may contain spaces; they are encoded).
  * @param maxFirst Maximum length of the first word, 24 to 75 (room for any one code point).
  * @param maxRest Maximum length of the other words, 24 to 75.
  * @returns The encoded words (to be separated by folding white space).
+ * @throws {TypeError} When the text contains CR, LF or NUL.
  * @example
  * ```ts
  * encodeWords("Grüße"); // ["=?UTF-8?Q?Gr=C3=BC=C3=9Fe?="]
@@ -229,6 +235,7 @@ export function encodeWords(text: string, maxFirst: number = MAX_ENCODED_WORD, m
   if (maxFirst < 24 || maxRest < 24 || maxFirst > MAX_ENCODED_WORD || maxRest > MAX_ENCODED_WORD) {
     throw new RangeError("Encoded word length must be between 24 and 75");
   }
+  if (/[\r\n\0]/.test(text)) throw new TypeError("Text for an encoded word must not contain CR, LF or NUL");
   const bytes = utf8(text);
   let qLen = 0;
   for (const b of bytes) qLen += qSafe(b) || b === 32 ? 1 : 3;
@@ -289,26 +296,14 @@ function decodeWordBytes(kind: string, text: string): Uint8Array | null {
 }
 
 /**
- * Whether any RFC 2047 encoded word in `value` decodes to CR, LF or NUL
- * (a header injection hidden from plain-text checks, e.g. `=?UTF-8?Q?=0D=0A?=`).
- *
- * @param value A header value.
- * @returns `true` when a hidden CR, LF or NUL was found.
- */
-export function hidesLineBreak(value: string): boolean {
-  if (!value.includes("=?")) return false;
-  for (const m of value.matchAll(ENCODED_WORD)) {
-    const bytes = decodeWordBytes(m[2]!, m[3]!);
-    if (bytes === null) continue;
-    for (const b of bytes) if (b === 13 || b === 10 || b === 0) return true;
-  }
-  return false;
-}
-
-/**
  * Decodes RFC 2047 encoded words in header text. White space between adjacent
  * encoded words is dropped (RFC 2047 §6.2); words in an unknown charset or
  * malformed are left as they are.
+ *
+ * This decoder is strict; other readers are more lenient (they accept white
+ * space or stray characters inside a word). Never use it to decide whether
+ * caller text is safe to pass through as encoded words: writers here encode
+ * any text containing `=?` instead, so it displays literally.
  *
  * @param value Unfolded header text.
  * @returns The decoded text.

@@ -20,6 +20,10 @@
  *   (from `-F` and the sender) `From:` when missing, at the end of the header,
  *   with the message's own line endings. Only the header is buffered (capped);
  *   the body passes through untouched.
+ * - Lines are split as the wire splits them (CRLF, bare LF or bare CR, see
+ *   `lineEnd`), so the fields read for the envelope and removed as `Bcc:` are
+ *   exactly the header lines the server gets. A bare CR or a NUL before the
+ *   body is refused (`TypeError`): a bare CR becomes a line break on the wire.
  *
  * @module
  */
@@ -29,10 +33,12 @@ import { asciiAddress, flattenAddresses, foldAddresses, isValidEnvelopeAddress, 
 import { utf8 } from "./encoding.ts";
 import {
   assertHeaderText,
+  assertRawHeader,
   defaultRandom,
   formatDate,
   headerColon,
   type HeaderField,
+  lineEnd,
   newMessageId,
   parseHeaderBlock,
   type RandomBytes,
@@ -245,6 +251,7 @@ async function splitHeader(input: Uint8Array | AsyncIterable<Uint8Array>, max: n
     len = 0;
   }
   let pos = 0;
+  let searched = 0; // bytes from `pos` up to here hold no line ending
   let fieldsStart = 0;
   let sawField = false;
   const done = (headerEnd: number, bodyStart: number): HeaderSplit => ({
@@ -255,9 +262,11 @@ async function splitHeader(input: Uint8Array | AsyncIterable<Uint8Array>, max: n
     rest: it,
   });
   for (;;) {
-    const view = buf.subarray(0, len);
-    const nl = view.indexOf(10, pos);
-    if (nl < 0) {
+    // Lines as the wire sees them (CRLF, bare LF or bare CR), so the fields
+    // found here are the header lines the server gets.
+    const end = lineEnd(buf, Math.max(pos, searched), len, it !== null);
+    if (end < 0) {
+      searched = Math.max(pos, len - 1); // a final CR is looked at again with the next chunk
       if (it) {
         if (len > max) throw new RangeError(`Message header is larger than ${max} bytes`);
         const r = await it.next();
@@ -274,6 +283,7 @@ async function splitHeader(input: Uint8Array | AsyncIterable<Uint8Array>, max: n
           continue;
         }
         it = null;
+        continue; // look again: a final CR is a line ending now
       }
       // End of input inside the header: the last line has no line ending.
       if (pos === len) return done(len, len);
@@ -281,17 +291,18 @@ async function splitHeader(input: Uint8Array | AsyncIterable<Uint8Array>, max: n
       const isField = (sawField && (c === 32 || c === 9)) || headerColon(buf, pos, len) >= 0;
       return isField ? done(len, len) : done(pos, pos);
     }
-    if (nl + 1 > max) throw new RangeError(`Message header is larger than ${max} bytes`);
+    if (end > max) throw new RangeError(`Message header is larger than ${max} bytes`);
     const c = buf[pos];
-    if (c === 10 || (c === 13 && nl === pos + 1)) return done(pos, nl + 1);
+    if (c === 10 || c === 13) return done(pos, end); // the empty line
     if (pos === 0 && len >= 5 && buf[0] === 70 && buf[1] === 114 && buf[2] === 111 && buf[3] === 109 && buf[4] === 32) {
-      fieldsStart = nl + 1; // mbox "From " line: dropped, as Postfix's sendmail does
+      fieldsStart = end; // mbox "From " line: dropped, as Postfix's sendmail does
     } else if (c === 32 || c === 9) {
       if (!sawField) return done(pos, pos);
-    } else if (headerColon(buf, pos, nl + 1) >= 0) {
+    } else if (headerColon(buf, pos, end) >= 0) {
       sawField = true;
     } else return done(pos, pos);
-    pos = nl + 1;
+    pos = end;
+    searched = end;
   }
 }
 
@@ -302,12 +313,16 @@ async function splitHeader(input: Uint8Array | AsyncIterable<Uint8Array>, max: n
  * when missing. The body is streamed through untouched. Folded fields,
  * bare-LF line endings and messages without a body are handled; a first line
  * that is not a header field starts the body (an empty line is inserted).
+ * A bare CR (not followed by LF) or a NUL in the header is refused: on the
+ * wire a bare CR ends a line, so `Subject: hi\rBcc: x` would carry a `Bcc:`
+ * line that was neither removed nor sent to.
  *
  * @param input The message bytes or a stream of chunks (e.g. standard input).
  * @param options Envelope sources (`-f`, `-t`, arguments, …), `-F`, clock and random source.
  * @returns The envelope and the rewritten message stream.
  * @throws {RangeError} When the header block exceeds `maxHeaderBytes`.
- * @throws {TypeError} When no envelope can be derived or a value is invalid.
+ * @throws {TypeError} When no envelope can be derived, a value is invalid, or
+ *   the header holds a bare CR or a NUL.
  * @example
  * ```ts
  * const msg = await prepareRaw(host.stdin(), { sender: "me@example.org", readRecipients: true });
@@ -322,6 +337,8 @@ export async function prepareRaw(
   if (options.fullName !== undefined) assertHeaderText(options.fullName, "Full name (-F)");
   const split = await splitHeader(input, max);
   const { buf, fieldsStart, headerEnd, bodyStart } = split;
+  // Everything before the body (mbox line and empty line included): no bare CR, no NUL.
+  assertRawHeader(buf, 0, bodyStart);
   const block = buf.subarray(fieldsStart, headerEnd);
   const fields = parseHeaderBlock(block);
   const envelope = deriveEnvelope(fields, options);

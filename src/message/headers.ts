@@ -1,12 +1,18 @@
 /**
  * Header fields (pure): name and value validation against injection, folding
  * at 78 columns with RFC 2047 encoded words, `Date` and `Message-ID` values,
- * and parsing a raw header block (folded lines, CRLF or bare LF).
+ * and parsing a raw header block (folded lines; lines end as on the wire:
+ * CRLF, bare LF or bare CR).
+ *
+ * Encoded words are never trusted from the caller: text containing `=?` is
+ * itself encoded (so it displays literally, RFC 2047 §5), or refused where it
+ * cannot be encoded (message ids, dates). Only words this module writes reach
+ * the header, and those never decode to CR, LF or NUL.
  *
  * @module
  */
 
-import { encodeWords, fromUtf8, hidesLineBreak, utf8 } from "./encoding.ts";
+import { encodeWords, fromUtf8, utf8 } from "./encoding.ts";
 
 /** Preferred maximum line length, excluding CRLF (RFC 5322 §2.1.1). */
 export const FOLD_AT = 78;
@@ -33,8 +39,12 @@ export function assertHeaderName(name: string): string {
 
 /**
  * Refuses a header value (or a piece of one: a name, subject, file name)
- * that contains CR, LF or NUL, also when hidden in an RFC 2047 encoded word
- * such as `=?UTF-8?Q?=0D=0A?=`.
+ * that contains CR, LF or NUL.
+ *
+ * Encoded words in the text are not looked into: they are not trusted, so
+ * the writers encode text containing `=?` ({@link needsEncoding}) and it
+ * displays literally; text that cannot be encoded is checked with
+ * {@link assertNoEncodedWord}.
  *
  * @param value The text.
  * @param what What the text is, for the error message (e.g. `"Subject"`).
@@ -44,18 +54,35 @@ export function assertHeaderName(name: string): string {
 export function assertHeaderText(value: string, what: string): string {
   if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
   if (/[\r\n\0]/.test(value)) throw new TypeError(`${what} must not contain CR, LF or NUL`);
-  if (hidesLineBreak(value)) throw new TypeError(`${what} must not contain an encoded word that decodes to CR, LF or NUL`);
   return value;
 }
 
 /**
- * Whether text must be carried in encoded words (non-ASCII or control characters).
+ * Refuses `=?` in text that goes into a header verbatim and cannot be
+ * encoded (message ids, dates, media types, Content-IDs, addresses): lenient
+ * readers would decode it as an encoded word, whatever it decodes to.
+ *
+ * @param value The text (already checked with {@link assertHeaderText}).
+ * @param what What the text is, for the error message.
+ * @returns The value unchanged.
+ * @throws {TypeError} When the value contains `=?`.
+ */
+export function assertNoEncodedWord(value: string, what: string): string {
+  if (value.includes("=?")) throw new TypeError(`${what} must not contain "=?" (it would be read as an encoded word)`);
+  return value;
+}
+
+/**
+ * Whether text must be carried in encoded words: it has non-ASCII or control
+ * characters, or contains `=?`, which readers would take for the start of an
+ * encoded word (RFC 2047 §5: such text is itself encoded, so it displays
+ * literally; caller text is never passed through as encoded words).
  *
  * @param text Header text.
- * @returns `true` when it has characters outside printable ASCII and tab.
+ * @returns `true` when it has characters outside printable ASCII and tab, or `=?`.
  */
 export function needsEncoding(text: string): boolean {
-  return /[^\t\x20-\x7e]/.test(text);
+  return /[^\t\x20-\x7e]|=\?/.test(text);
 }
 
 /**
@@ -101,13 +128,21 @@ export class HeaderFolder {
   }
 
   /**
-   * Adds text as RFC 2047 encoded words, the first sized to fit the line.
+   * Adds text as RFC 2047 encoded words, the first sized to fit the line —
+   * unless that splits text that fits one word on a new line: then the line
+   * is broken before it (fewer words; some readers, such as Python's `email`,
+   * wrongly keep the space between adjacent encoded words in a display name).
    *
-   * @param text Text of any characters (spaces included).
+   * @param text Text of any characters (spaces included) except CR, LF and NUL.
+   * @throws {TypeError} When the text contains CR, LF or NUL.
    */
   encoded(text: string): void {
     const room = FOLD_AT - this.#cur.length - 1;
-    const words = encodeWords(text, Math.max(24, Math.min(75, room)), 75);
+    let words = encodeWords(text, Math.max(24, Math.min(75, room)), 75);
+    if (words.length > 1 && this.#tokens > 0) {
+      const whole = encodeWords(text, 75, 75);
+      if (whole.length < words.length) words = whole;
+    }
     for (const w of words) this.token(w);
   }
 
@@ -129,9 +164,10 @@ export class HeaderFolder {
 /**
  * Folds an unstructured value (Subject, Comments, custom fields): ASCII words
  * stay as they are (a word too long for 78 columns makes a longer line), runs of
- * words with non-ASCII or control characters, or longer than 898 characters,
- * become encoded words. Encoded words the caller wrote pass through (after
- * the CR/LF/NUL check).
+ * words with non-ASCII or control characters, containing `=?`, or longer than
+ * 898 characters, become encoded words. Encoded words the caller wrote are not
+ * passed through: they are encoded again, so readers show them literally and
+ * no reader, however lenient, can decode a line break out of them.
  *
  * @param name Field name.
  * @param value Field value (validated: no CR, LF, NUL).
@@ -258,10 +294,12 @@ const MSG_ID = /^<?([!#-'*-+\--9=?A-Z^-~]+(?:\.[!#-'*-+\--9=?A-Z^-~]+)*|"[^"\\\s
  * @param id A message id such as `"abc@example.org"` or `"<abc@example.org>"`.
  * @param what What the id is, for the error message.
  * @returns The id in angle brackets.
- * @throws {TypeError} When the id is not a valid `msg-id`.
+ * @throws {TypeError} When the id is not a valid `msg-id`, or contains `=?`
+ *   (readers decode encoded words in message ids).
  */
 export function normalizeMessageId(id: string, what = "Message-ID"): string {
   assertHeaderText(id, what);
+  assertNoEncodedWord(id, what);
   const t = id.trim();
   if (!MSG_ID.test(t) || (t.startsWith("<") !== t.endsWith(">"))) {
     throw new TypeError(`${what} ${JSON.stringify(id)} is not a valid message id (id-left@id-right)`);
@@ -282,8 +320,67 @@ export interface HeaderField {
 }
 
 /**
- * Splits a raw header block into fields. Handles folded lines, CRLF or bare
- * LF, white space before the colon (obsolete syntax) and a missing final line
+ * Where the line starting at `pos` ends, by the one definition of a line that
+ * the header parser, `prepareRaw` and the wire share: CRLF, a bare LF and a
+ * bare CR each end a line (the DATA and BDAT encoders send each as CRLF). So
+ * `"Subject: hi\rBcc: x"` is two lines here exactly as it is two header lines
+ * for the server.
+ *
+ * @param bytes The buffer.
+ * @param pos Offset of the line's first byte.
+ * @param end Offset just past the last byte to look at (default: the buffer's length).
+ * @param more More bytes may follow `end`: a CR as the last byte cannot be
+ *   told from the first half of a CRLF yet, so `-1` is returned for it.
+ * @returns The offset just past the line ending, or `-1` when the line has
+ *   no (complete) line ending before `end`.
+ * @example
+ * ```ts
+ * const b = new TextEncoder().encode("A: 1\rB: 2\r\n");
+ * lineEnd(b, 0); // 5 (after the bare CR)
+ * lineEnd(b, 5); // 12 (after the CRLF)
+ * ```
+ */
+export function lineEnd(bytes: Uint8Array, pos: number, end: number = bytes.length, more = false): number {
+  for (let i = pos; i < end; i++) {
+    const b = bytes[i];
+    if (b === 10) return i + 1;
+    if (b === 13) {
+      if (i + 1 < end) return bytes[i + 1] === 10 ? i + 2 : i + 1;
+      return more ? -1 : i + 1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Refuses a bare CR (one not followed by LF) or a NUL in the header section
+ * of a raw message. The wire turns a bare CR into a line break, so it would
+ * start a header line of its own (a `Bcc:` that is neither removed nor sent
+ * to, or an empty line that ends the header early); NUL is not text.
+ *
+ * @param bytes The buffer.
+ * @param start Offset of the header section.
+ * @param end Offset just past it (the empty line included).
+ * @throws {TypeError} On a bare CR or a NUL, naming the line.
+ */
+export function assertRawHeader(bytes: Uint8Array, start: number, end: number): void {
+  let line = 1;
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
+    if (b === 10) line++;
+    else if (b === 0) throw new TypeError(`Message header line ${line} contains a NUL byte`);
+    else if (b === 13) {
+      if (bytes[i + 1] !== 10 || i + 1 >= end) {
+        throw new TypeError(`Message header line ${line} contains a bare CR (not followed by LF), which would start a new header line`);
+      }
+    }
+  }
+}
+
+/**
+ * Splits a raw header block into fields. Handles folded lines, any line
+ * ending the wire accepts (CRLF, bare LF, bare CR: see {@link lineEnd}),
+ * white space before the colon (obsolete syntax) and a missing final line
  * ending. Parsing stops at the first empty line or at the first line that is
  * neither a field nor a continuation.
  *
@@ -303,15 +400,15 @@ export function parseHeaderBlock(block: Uint8Array | string): HeaderField[] {
   const finish = () => {
     if (!current) return;
     const raw = fromUtf8(bytes.subarray(current.valueStart, current.end));
-    const value = raw.replace(/\r?\n(?=[ \t])/g, "").replace(/\r?\n$/, "").replace(/^[ \t]+/, "");
+    const value = raw.replace(/(?:\r\n|\r|\n)(?=[ \t])/g, "").replace(/(?:\r\n|\r|\n)$/, "").replace(/^[ \t]+/, "");
     fields.push({ name: current.name, value, start: current.start, end: current.end });
     current = null;
   };
   while (pos < bytes.length) {
-    const nl = bytes.indexOf(10, pos);
-    const end = nl < 0 ? bytes.length : nl + 1;
+    const le = lineEnd(bytes, pos);
+    const end = le < 0 ? bytes.length : le;
     const first = bytes[pos]!;
-    if (first === 10 || (first === 13 && bytes[pos + 1] === 10)) break;
+    if (first === 10 || first === 13) break; // an empty line
     if (first === 32 || first === 9) {
       if (!current) break;
       current.end = end;
