@@ -27,7 +27,10 @@ export interface TlsOptions {
    * Adapters must always pass it explicitly (runtimes default to other names).
    */
   readonly servername: string;
-  /** Extra trusted CA certificates (PEM). When given, they replace the system store. */
+  /**
+   * Trusted CA certificates (PEM). On Node and Bun they replace the system
+   * store (pinning); Deno's TLS API can only add them to its root store.
+   */
   readonly ca?: readonly string[];
   /** Client certificate chain (PEM). */
   readonly cert?: string;

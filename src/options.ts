@@ -79,7 +79,11 @@ export interface ClientOptions {
   readonly tls?: TlsMode;
   /** The name the certificate must match (and SNI). Default: `host`. */
   readonly servername?: string;
-  /** Trusted CA certificates (PEM); replace the system store when given. */
+  /**
+   * Trusted CA certificates (PEM). On Node and Bun they replace the system
+   * store, so only these CAs are trusted; on Deno they are added to its root
+   * store (Deno's TLS API cannot replace it).
+   */
   readonly ca?: string | readonly string[];
   /** Client certificate (PEM) for TLS client authentication. */
   readonly cert?: string;
