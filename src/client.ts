@@ -159,6 +159,11 @@ export class SmtpClient {
   #busy = false;
   /** Whether the current send() has written anything (errors before that leave the session intact). */
   #wrote = false;
+  /** Reads and writes waiting under a deadline (see #withDeadline). */
+  readonly #pending = new Set<PendingOp>();
+  /** The one deadline timer, armed for #timerAt and shared by all pending operations. */
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #timerAt = 0;
 
   /**
    * Creates a client; nothing is opened until {@link SmtpClient.connect}.
@@ -235,6 +240,8 @@ export class SmtpClient {
     } catch (err) {
       this.close();
       throw err;
+    } finally {
+      this.#disarmIfIdle();
     }
   }
 
@@ -430,6 +437,7 @@ export class SmtpClient {
       throw err;
     } finally {
       this.#busy = false;
+      this.#disarmIfIdle();
     }
   }
 
@@ -588,7 +596,7 @@ export class SmtpClient {
     if ("bytes" in content) {
       const out = concatAll([enc.push(content.bytes), enc.end()]);
       octets = out.length;
-      this.#trace("send", `[${out.length} octets of message data, ending with "."]`);
+      if (this.#options.trace) this.#trace("send", `[${out.length} octets of message data, ending with "."]`);
       await this.#write(out, "message", Date.now() + this.#timeouts.dataEnd, false);
     } else {
       let pending: Uint8Array[] = [];
@@ -629,7 +637,7 @@ export class SmtpClient {
     const sendChunk = async (chunk: Uint8Array, last: boolean): Promise<Reply> => {
       const head = cmd.bdat(chunk.length, last);
       octets += chunk.length;
-      this.#trace("send", `${decoder.decode(head).trimEnd()} [${chunk.length} octets]`);
+      if (this.#options.trace) this.#trace("send", `${decoder.decode(head).trimEnd()} [${chunk.length} octets]`);
       const deadline = Date.now() + (last ? this.#timeouts.dataEnd : this.#timeouts.dataBlock);
       await this.#write(concatAll([head, chunk]), "bdat", deadline, false);
       return await this.#readReply(last ? "message" : "bdat", deadline);
@@ -666,8 +674,12 @@ export class SmtpClient {
    * @returns Resolves on 250.
    */
   async reset(): Promise<void> {
-    await this.#simple(cmd.rset(), "rset", "RSET", [2], this.#timeouts.mail, true);
-    this.#state = "idle";
+    try {
+      await this.#simple(cmd.rset(), "rset", "RSET", [2], this.#timeouts.mail, true);
+      this.#state = "idle";
+    } finally {
+      this.#disarmIfIdle();
+    }
   }
 
   /**
@@ -676,7 +688,11 @@ export class SmtpClient {
    * @returns The server's reply.
    */
   async noop(): Promise<Reply> {
-    return await this.#simple(cmd.noop(), "noop", "NOOP", [2], this.#timeouts.mail, true);
+    try {
+      return await this.#simple(cmd.noop(), "noop", "NOOP", [2], this.#timeouts.mail, true);
+    } finally {
+      this.#disarmIfIdle();
+    }
   }
 
   /**
@@ -696,6 +712,7 @@ export class SmtpClient {
       // The session is over either way.
     } finally {
       this.close();
+      this.#disarmIfIdle();
     }
   }
 
@@ -704,6 +721,7 @@ export class SmtpClient {
     this.#state = "closed";
     const t = this.#transport;
     if (t) t.close();
+    this.#disarmIfIdle();
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -778,6 +796,16 @@ export class SmtpClient {
     }
   }
 
+  /**
+   * Races `promise` against `deadline` (a `Date.now()` time): on expiry the
+   * connection is closed and a {@link TimeoutError} raised.
+   *
+   * All pending operations share one timer, armed for the earliest deadline
+   * and left armed when an operation settles; it is re-armed only for an
+   * earlier deadline, and cleared when a public operation ends with nothing
+   * pending (#disarmIfIdle). A timer per read and write
+   * (setTimeout + clearTimeout) cost several microseconds each on Deno.
+   */
   async #withDeadline<T>(
     promise: Promise<T>,
     deadline: number,
@@ -785,14 +813,18 @@ export class SmtpClient {
     timeoutMs: number | undefined,
     what: string,
   ): Promise<T> {
-    const remaining = deadline - Date.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let op!: PendingOp;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const limit = timeoutMs ?? this.#stageTimeout(phase);
-        reject(new TimeoutError(`Timed out ${what} during ${phase} (limit ${limit} ms)`, limit, { phase }));
-      }, Math.max(0, remaining));
+      op = {
+        deadline,
+        expire: () => {
+          const limit = timeoutMs ?? this.#stageTimeout(phase);
+          reject(new TimeoutError(`Timed out ${what} during ${phase} (limit ${limit} ms)`, limit, { phase }));
+        },
+      };
     });
+    this.#pending.add(op);
+    this.#arm(deadline);
     promise.catch(() => {}); // settled later after a timeout: not an unhandled rejection
     try {
       return await Promise.race([promise, expired]);
@@ -807,7 +839,41 @@ export class SmtpClient {
       }
       throw err;
     } finally {
-      clearTimeout(timer);
+      this.#pending.delete(op);
+    }
+  }
+
+  /** Makes sure the timer fires no later than `deadline`. */
+  #arm(deadline: number): void {
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= deadline) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, deadline - Date.now()));
+  }
+
+  /** Expires the operations whose deadline the timer was armed for; re-arms for the rest. */
+  readonly #onTimer = (): void => {
+    const due = this.#timerAt;
+    this.#timer = undefined;
+    let next = Infinity;
+    for (const op of this.#pending) {
+      if (op.deadline <= due) {
+        this.#pending.delete(op);
+        op.expire();
+      } else if (op.deadline < next) {
+        next = op.deadline;
+      }
+    }
+    if (next !== Infinity) this.#arm(next);
+  };
+
+  /** Clears the timer when nothing waits under a deadline (end of a public operation, close()). */
+  #disarmIfIdle(): void {
+    if (this.#timer !== undefined && this.#pending.size === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
     }
   }
 
@@ -848,6 +914,12 @@ export class SmtpClient {
   #info(line: string): void {
     this.#trace("info", line);
   }
+}
+
+/** A read or write waiting under a deadline. */
+interface PendingOp {
+  readonly deadline: number;
+  expire(): void;
 }
 
 function isComposed(m: OutgoingMessage | ComposedMessage): m is ComposedMessage {
