@@ -159,6 +159,8 @@ export class SmtpClient {
   #busy = false;
   /** Whether the current send() has written anything (errors before that leave the session intact). */
   #wrote = false;
+  /** Strings never to show in a trace line or error message (set while authenticating). */
+  #redact: string[] = [];
   /** Reads and writes waiting under a deadline (see #withDeadline). */
   readonly #pending = new Set<PendingOp>();
   /** The one deadline timer, armed for #timerAt and shared by all pending operations. */
@@ -250,28 +252,49 @@ export class SmtpClient {
     const connector = o.connector ?? (await runtime()).connector;
     const tlsOptions = this.#tlsOptions();
     this.#info(`connecting to ${o.host}:${this.#port} (${this.#tlsMode}) via ${connector.name}`);
-    const signal = AbortSignal.timeout(this.#timeouts.connect);
-    try {
-      this.#transport = await connector.connect({
-        hostname: o.host,
-        port: this.#port,
-        tls: this.#tlsMode === "implicit" ? tlsOptions : undefined,
-        signal,
-      });
-    } catch (err) {
-      if (signal.aborted) {
-        throw new TimeoutError(
-          `Connecting to ${o.host}:${this.#port} took longer than ${this.#timeouts.connect} ms` +
+    // The deadline is enforced here, not only through `signal`: a caller's
+    // Connector that ignores the signal must not hang connect() forever.
+    const abort = new AbortController();
+    const limit = this.#timeouts.connect;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        const err = new TimeoutError(
+          `Connecting to ${o.host}:${this.#port} took longer than ${limit} ms` +
             (this.#tlsMode === "implicit" ? " (is this an implicit-TLS port? for STARTTLS ports use tls: \"starttls-required\")" : ""),
-          this.#timeouts.connect,
-          { phase: "connect", cause: err },
+          limit,
+          { phase: "connect" },
         );
+        abort.abort(err);
+        reject(err);
+      }, limit);
+    });
+    const connecting = connector.connect({
+      hostname: o.host,
+      port: this.#port,
+      tls: this.#tlsMode === "implicit" ? tlsOptions : undefined,
+      signal: abort.signal,
+    });
+    // A transport that arrives after the deadline is closed at once.
+    connecting.then((t) => timedOut && t.close(), () => {});
+    try {
+      this.#transport = await Promise.race([connecting, expired]);
+    } catch (err) {
+      if (timedOut) {
+        throw err instanceof TimeoutError ? err : new TimeoutError(`Connecting to ${o.host}:${this.#port} took longer than ${limit} ms`, limit, {
+          phase: "connect",
+          cause: err,
+        });
       }
       if (err instanceof SmtpError) throw err;
       throw new ConnectionError(`Cannot connect to ${o.host}:${this.#port}: ${(err as Error)?.message ?? err}`, {
         phase: "connect",
         cause: err,
       });
+    } finally {
+      clearTimeout(timer);
     }
     if (this.#transport.tls) this.#traceTls(this.#transport.tls);
 
@@ -312,6 +335,7 @@ export class SmtpClient {
 
     if (o.auth) {
       this.#checkAuthAllowed();
+      for (const secret of [o.auth.pass, o.auth.token]) if (secret && secret.length >= 4) this.#redact.push(secret);
       this.#authenticated = await authenticate(this.#saslIo(), this.#capabilities?.auth ?? [], o.auth, {
         host: o.servername ?? o.host,
         port: this.#port,
@@ -481,6 +505,12 @@ export class SmtpClient {
         enhancedCode: "5.3.4",
       });
     }
+    if (eightBit === true && !caps?.eightBitMime && !(smtpUtf8 && caps?.smtpUtf8)) {
+      throw new SmtpError(
+        "Message has 8-bit data but the server offers neither 8BITMIME nor SMTPUTF8 (RFC 6152); encode the body as quoted-printable or base64 (compose() does)",
+        { phase: "mail" },
+      );
+    }
     const params: [string, string | true][] = [];
     if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
     if (caps?.eightBitMime && (eightBit ?? !("bytes" in content))) params.push(["BODY", "8BITMIME"]);
@@ -551,7 +581,7 @@ export class SmtpClient {
     const abortPipelinedData = async (): Promise<void> => {
       if (dataReply?.code === 354) {
         await this.#write(encoder.encode(".\r\n"), "data", Date.now() + this.#timeouts.dataEnd);
-        await this.#readReply("data", Date.now() + this.#timeouts.dataEnd);
+        await this.#readReply("message", Date.now() + this.#timeouts.dataEnd);
       }
     };
 
@@ -597,7 +627,7 @@ export class SmtpClient {
       const out = concatAll([enc.push(content.bytes), enc.end()]);
       octets = out.length;
       if (this.#options.trace) this.#trace("send", `[${out.length} octets of message data, ending with "."]`);
-      await this.#write(out, "message", Date.now() + this.#timeouts.dataEnd, false);
+      await this.#writeData(out, "message");
     } else {
       let pending: Uint8Array[] = [];
       let pendingSize = 0;
@@ -638,9 +668,8 @@ export class SmtpClient {
       const head = cmd.bdat(chunk.length, last);
       octets += chunk.length;
       if (this.#options.trace) this.#trace("send", `${decoder.decode(head).trimEnd()} [${chunk.length} octets]`);
-      const deadline = Date.now() + (last ? this.#timeouts.dataEnd : this.#timeouts.dataBlock);
-      await this.#write(concatAll([head, chunk]), "bdat", deadline, false);
-      return await this.#readReply(last ? "message" : "bdat", deadline);
+      await this.#writeData(concatAll([head, chunk]), "bdat");
+      return await this.#readReply(last ? "message" : "bdat", Date.now() + (last ? this.#timeouts.dataEnd : this.#timeouts.dataBlock));
     };
     if ("bytes" in content) {
       const body = concatAll([bdat.push(content.bytes), bdat.end()]);
@@ -747,6 +776,10 @@ export class SmtpClient {
     return {
       send: async (line: string, traced: string) => {
         const deadline = Date.now() + this.#timeouts.mail;
+        // A payload the trace hides is also hidden if the server echoes it back.
+        if (traced !== line) {
+          for (const part of line.split(" ")) if (part.length >= 8 && !traced.includes(part)) this.#redact.push(part);
+        }
         this.#trace("send", traced);
         await this.#write(encoder.encode(line + "\r\n"), "auth", deadline, false);
       },
@@ -755,9 +788,26 @@ export class SmtpClient {
     };
   }
 
+  /**
+   * Writes message data in blocks of {@link DATA_WRITE_SIZE}, each under the
+   * data-block deadline: a slow but moving link is not a time-out; a stalled one is.
+   */
+  async #writeData(bytes: Uint8Array, phase: SmtpPhase): Promise<void> {
+    for (let at = 0; at < bytes.length; at += DATA_WRITE_SIZE) {
+      await this.#write(bytes.subarray(at, at + DATA_WRITE_SIZE), phase, Date.now() + this.#timeouts.dataBlock, false);
+    }
+  }
+
   async #write(bytes: Uint8Array, phase: SmtpPhase, deadline: number, trace = true): Promise<void> {
     const t = this.#transport;
     if (!t || this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
+    // Every reply must answer a command we sent: anything still unread now answers none
+    // (a server that replies twice, or early), and would shift every later reply.
+    const stray = this.#parser.bufferedBytes;
+    if (stray > 0) {
+      this.close();
+      throw new ProtocolError(`Server sent ${stray} octets that answer no command (before ${phase}); closing the connection`, { phase });
+    }
     if (trace && this.#options.trace) {
       for (const line of decoder.decode(bytes).split("\r\n")) if (line) this.#trace("send", line);
     }
@@ -777,7 +827,15 @@ export class SmtpClient {
       }
       if (reply) {
         if (this.#options.trace) {
-          reply.lines.forEach((l, i) => this.#trace("recv", `${reply!.code}${i < reply!.lines.length - 1 ? "-" : " "}${l}`));
+          reply.lines.forEach((l, i) => this.#trace("recv", this.#redactText(`${reply!.code}${i < reply!.lines.length - 1 ? "-" : " "}${l}`)));
+        }
+        const allowed = REPLY_CLASSES[phase] ?? "245";
+        if (!allowed.includes(String(reply.code)[0]!)) {
+          this.close();
+          throw new ProtocolError(`Server answered ${phase} with ${reply.code}, which cannot answer it; closing the connection`, {
+            phase,
+            code: reply.code,
+          });
         }
         if (reply.code === 421) {
           this.close();
@@ -898,7 +956,14 @@ export class SmtpClient {
   }
 
   #replyError(reply: Reply, phase: SmtpPhase, what: string): ReplyError {
-    return new ReplyError(`${what}: ${reply.code} ${replyText(reply)}`, reply, phase);
+    const safe = this.#redact.length ? { ...reply, lines: reply.lines.map((l) => this.#redactText(l)) } : reply;
+    return new ReplyError(`${what}: ${reply.code} ${replyText(safe)}`, safe, phase);
+  }
+
+  /** Replaces secrets a server might echo back (AUTH payloads, the password, the token). */
+  #redactText(text: string): string {
+    for (const secret of this.#redact) if (text.includes(secret)) text = text.split(secret).join("<redacted>");
+    return text;
   }
 
   #trace(direction: "send" | "recv" | "info", line: string): void {
@@ -935,6 +1000,9 @@ function isComposed(m: OutgoingMessage | ComposedMessage): m is ComposedMessage 
 export function fromComposed(m: ComposedMessage): OutgoingMessage {
   return { from: m.envelope.from, to: m.envelope.to, data: m.stream(), smtpUtf8: m.smtputf8 };
 }
+
+/** Which reply classes may answer each stage; anything else is a protocol error. Default: 2, 4, 5. */
+const REPLY_CLASSES: Partial<Record<SmtpPhase, string>> = { data: "345", auth: "2345" };
 
 function concatAll(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!;

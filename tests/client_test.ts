@@ -416,3 +416,111 @@ describe("SmtpClient trace", () => {
     assert.deepEqual(lines, ["recv 220 mx", "send EHLO [192.0.2.7]", "recv 250-mx", "recv 250 8BITMIME", "send QUIT", "recv 221 bye"]);
   });
 });
+
+describe("SmtpClient against misbehaving servers (review findings)", () => {
+  test("a reply that answers no command (pipelined extra 250) is a protocol error, not the next message's reply", async () => {
+    const { s, c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: EHLO_PIPE },
+      { expect: "MAIL FROM:<a@x.test> SIZE=3\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" },
+      { send: "250 ok\r\n250 ok\r\n354 go\r\n250 queued as FAKE\r\n" },
+    ]);
+    await c.connect();
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n" }), (e: unknown) => e instanceof ProtocolError);
+    assert.equal(c.connected, false);
+    assert.ok(!s.writes.some((w) => w.startsWith("x\r\n")), "no message data went out");
+  });
+
+  test("250 to DATA cannot answer it: protocol error, connection closed", async () => {
+    const { c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: EHLO_PLAIN },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    await c.connect();
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x" }), (e: unknown) => e instanceof ProtocolError && e.phase === "data");
+    assert.equal(c.connected, false);
+  });
+
+  test("a slow but moving link is not a time-out: in-memory data goes in blocks, each under dataBlock", async () => {
+    const body = ("0123456789".repeat(9) + "\r\n").repeat(8000); // ~800 KB
+    const s = scripted([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: "250 mx\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "354 go\r\n" },
+      { expect: body + ".\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    // 1 ms per KiB written: 64 KiB blocks take ~64 ms each, the whole message ~800 ms.
+    const slow = {
+      name: "slow",
+      async connect(o: Parameters<typeof s.connector.connect>[0]) {
+        const t = await s.connector.connect(o);
+        return Object.assign(Object.create(t), {
+          write: async (d: Uint8Array) => {
+            await new Promise((r) => setTimeout(r, d.length / 1024));
+            return t.write(d);
+          },
+          read: () => t.read(),
+          close: () => t.close(),
+        });
+      },
+    };
+    const c = new SmtpClient({
+      host: "mx.test",
+      port: 25,
+      tls: "none",
+      connector: slow,
+      timeouts: { greeting: 3000, mail: 3000, rcpt: 3000, data: 3000, dataBlock: 400, dataEnd: 400 },
+    });
+    await c.connect();
+    const r = await c.send({ from: "a@x.test", to: ["b@y.test"], data: body });
+    assert.equal(r.reply.code, 250);
+    assert.deepEqual(s.errors, []);
+  });
+
+  test("a custom Connector that ignores the abort signal cannot hang connect()", async () => {
+    const never = { name: "never", connect: () => new Promise<never>(() => {}) };
+    const c = new SmtpClient({ host: "mx.test", port: 25, tls: "none", connector: never, timeouts: { connect: 150 } });
+    await assert.rejects(c.connect(), (e: unknown) => e instanceof TimeoutError && e.phase === "connect");
+  });
+
+  test("AUTH data the server echoes back is redacted in the error and the trace", async () => {
+    const events: TraceEvent[] = [];
+    const ir = btoa("\0me\0hunter2-secret");
+    const { c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: "250-mx\r\n250 AUTH PLAIN\r\n" },
+      { expect: `AUTH PLAIN ${ir}\r\n` },
+      { send: `501 5.5.2 Cannot decode response "${ir}" for hunter2-secret\r\n` },
+    ], { allowPlaintextAuth: true, auth: { user: "me", pass: "hunter2-secret" }, trace: (e: TraceEvent) => events.push(e) });
+    await assert.rejects(c.connect(), (e: unknown) => {
+      const m = (e as Error).message + JSON.stringify((e as ReplyError).lines);
+      return e instanceof ReplyError && !m.includes(ir) && !m.includes("hunter2-secret") && m.includes("<redacted>");
+    });
+    const all = events.map((e) => e.line).join("\n");
+    assert.ok(!all.includes(ir) && !all.includes("hunter2-secret"), all);
+  });
+
+  test("8-bit data to a server without 8BITMIME or SMTPUTF8 is refused before MAIL (RFC 6152)", async () => {
+    const { s, c } = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { send: "250-mx\r\n250 SIZE 1000\r\n" }]);
+    await c.connect();
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "Subject: café\r\n\r\nüber\r\n" }), /8BITMIME/);
+    assert.equal(s.writes.length, 1);
+    assert.ok(c.connected, "nothing was written: the session stays usable");
+  });
+});
