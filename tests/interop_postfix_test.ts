@@ -5,7 +5,10 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { runtime, type Connector, type Transport } from "../deps.ts";
+import { compose } from "../src/message/compose.ts";
 import { SmtpClient } from "../src/client.ts";
 import { ConnectionError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
@@ -239,6 +242,51 @@ describe("Postfix: delivery", () => {
     assert.ok(rec.writes.includes(`MAIL FROM:<sender@example.org> SIZE=${sent.length}\r\nRCPT TO:<${USER}>\r\n`));
     assert.ok(rec.writes.includes(`BDAT ${sent.length} LAST\r\n${sent}`));
     assertDeliveredVerbatim((await waitForMaildirMessage(USER, (m) => m.header("subject") === subject)).bytes, sent);
+  });
+});
+
+describe("Postfix: composed messages read back from the maildir", () => {
+  test("compose() output goes through Postfix and Python's email package reads back every field and part", async () => {
+    const subject = token("composed");
+    const png = new Uint8Array(3000).map((_, i) => (i * 7919) & 0xff);
+    const message = compose({
+      from: { name: "Zoë Ünïcode, Jr.", address: "sender@example.org" },
+      to: [{ name: "Üser", address: USER }],
+      cc: [`bob@${S.domain}`],
+      bcc: [`alice@${S.domain}`],
+      subject: `${subject} — Grüße, 日本語, and a long tail to force folding of the encoded words in this subject line`,
+      text: "Plain text with ümlauts\n.\nand a lone dot line.\n",
+      html: '<p>HTML with <img src="cid:logo@smtpsend"></p>',
+      attachments: [
+        { filename: "logo.png", content: png, cid: "logo@smtpsend" },
+        { filename: "Bericht für März.txt", content: "attached text\n" },
+      ],
+    });
+    const client = await SmtpClient.connect(opts(S.ports.plain));
+    try {
+      const r = await client.send(message);
+      assert.deepEqual([...r.accepted.map((a) => a.address)].sort(), [`alice@${S.domain}`, `bob@${S.domain}`, USER].sort());
+    } finally {
+      await client.quit();
+    }
+    const got = await waitForMaildirMessage(USER, (m) => (m.header("subject") ?? "").includes(subject) || m.text.includes(subject.slice(-8)));
+    assert.equal(got.header("bcc"), undefined, "Bcc is not in the delivered header");
+    const py = spawnSync("/usr/bin/python3", [fileURLToPath(new URL("./support/parse_python.py", import.meta.url))], { input: got.bytes });
+    assert.equal(py.status, 0, py.stderr?.toString());
+    const parsed = JSON.parse(py.stdout.toString());
+    assert.equal(parsed.subject, `${subject} — Grüße, 日本語, and a long tail to force folding of the encoded words in this subject line`);
+    assert.deepEqual(parsed.from, [{ name: "Zoë Ünïcode, Jr.", address: "sender@example.org", group: null }]);
+    assert.deepEqual(parsed.to, [{ name: "Üser", address: USER, group: null }]);
+    assert.deepEqual(parsed.defects, []);
+    const parts = parsed.parts as { contentType: string; filename: string | null; contentId: string | null; body: string; defects: string[] }[];
+    const text = parts.find((p) => p.contentType === "text/plain" && !p.filename)!;
+    assert.equal(new TextDecoder().decode(Uint8Array.from(atob(text.body), (c) => c.charCodeAt(0))).replace(/\r\n/g, "\n"), "Plain text with ümlauts\n.\nand a lone dot line.\n");
+    const logo = parts.find((p) => p.filename === "logo.png")!;
+    assert.equal(logo.contentId, "<logo@smtpsend>");
+    assert.deepEqual(Uint8Array.from(atob(logo.body), (c) => c.charCodeAt(0)), png);
+    assert.ok(parts.some((p) => p.filename === "Bericht für März.txt"));
+    for (const p of parts) assert.deepEqual(p.defects, [], p.contentType);
+    for (const line of got.text.split("\n")) assert.ok(new TextEncoder().encode(line).length <= 998);
   });
 });
 
