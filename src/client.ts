@@ -30,6 +30,7 @@ import {
   type Timeouts,
   type TlsMode,
 } from "./options.ts";
+import { concatBytes } from "./protocol/bytes.ts";
 import { ReplyParser, replyText } from "./protocol/reply.ts";
 import { parseCapabilities } from "./protocol/capabilities.ts";
 import * as cmd from "./protocol/commands.ts";
@@ -1004,15 +1005,7 @@ export function fromComposed(m: ComposedMessage): OutgoingMessage {
 /** Which reply classes may answer each stage; anything else is a protocol error. Default: 2, 4, 5. */
 const REPLY_CLASSES: Partial<Record<SmtpPhase, string>> = { data: "345", auth: "2345" };
 
+/** Joins write buffers; a single buffer is passed through without a copy. */
 function concatAll(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }

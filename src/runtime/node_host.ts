@@ -12,6 +12,7 @@
 import type { FileInfo, Host, RunResult } from "../../deps.ts";
 import { TimeoutError } from "../errors.ts";
 import { asBytes } from "./shared.ts";
+import { concatBytes } from "../protocol/bytes.ts";
 
 /** How long a timed-out process gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2000;
@@ -183,8 +184,8 @@ export async function nodeHost(): Promise<Host> {
           }
           done(undefined, {
             status: signal ? null : code,
-            stdout: concat(out),
-            stderr: concat(err),
+            stdout: concatBytes(out),
+            stderr: concatBytes(err),
           });
         });
         if (options.stdin !== undefined) {
@@ -292,14 +293,3 @@ export async function nodeHost(): Promise<Host> {
   return host;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.byteLength;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-}
