@@ -19,5 +19,8 @@ fi
 # The Debian postfix package may start a system instance on port 25; the tests
 # run their own instances on loopback high ports and do not need it.
 
-if [ -f package-lock.json ]; then npm ci --no-fund --no-audit --loglevel=error; else npm install --no-fund --no-audit --loglevel=error; fi
+# `npm install` (not `npm ci`): direct dev dependencies are pinned exactly and the lock file is used,
+# but `npm ci` refuses lock files that lack other platforms' optional binaries (bun, deno, rollup),
+# which npm cannot record when the registry does not serve them.
+npm install --no-fund --no-audit --loglevel=error
 echo "setup: done (node $(node --version), bun $(npx --no bun --version), $(npx --no deno --version | head -1))"
