@@ -9,6 +9,11 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runtime, type Connector, type Transport } from "../deps.ts";
 import { compose } from "../src/message/compose.ts";
+import { Queue } from "../src/queue.ts";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { SmtpClient } from "../src/client.ts";
 import { ConnectionError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
@@ -287,6 +292,38 @@ describe("Postfix: composed messages read back from the maildir", () => {
     assert.ok(parts.some((p) => p.filename === "Bericht für März.txt"));
     for (const p of parts) assert.deepEqual(p.defects, [], p.contentType);
     for (const line of got.text.split("\n")) assert.ok(new TextEncoder().encode(line).length <= 998);
+  });
+});
+
+describe("Postfix: queued delivery", () => {
+  test("a message queued while the server is down is delivered by a later flush through Postfix, then removed", async () => {
+    // A port nothing listens on: taken from the OS, then released.
+    const downPort = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const dir = join(mkdtempSync(join(tmpdir(), "smtpsend-queue-")), "q");
+    try {
+      const queue = new Queue({ dir, host: (await runtime()).host });
+      const subject = token("queued");
+      const id = await queue.enqueue({ from: "sender@example.org", to: [USER] }, new TextEncoder().encode(message(subject)));
+      const json = readFileSync(join(dir, `${id}.json`), "utf8");
+      assert.ok(!json.includes(S.users.alice.password), "no secret in the queue record");
+
+      const down = await queue.flushWith(opts(downPort));
+      assert.deepEqual([down.sent, down.deferred], [0, 1], "server down: deferred");
+      assert.equal((await queue.list()).length, 1);
+
+      const up = await queue.flushWith(opts(S.ports.plain), { force: true });
+      assert.deepEqual([up.sent, up.deferred, up.failed], [1, 0, 0]);
+      assert.deepEqual(await queue.list(), []);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".eml") || f.endsWith(".json")), [], "removed after the 250");
+      await waitForMaildirMessage(USER, (m) => m.header("subject") === subject);
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
   });
 });
 
