@@ -58,13 +58,19 @@ abstract class BlockHash implements HashState {
   abstract readonly state: Int32Array;
 
   abstract compress(data: Uint8Array, offset: number): void;
-  protected abstract output(): Uint8Array;
-  abstract clone(): HashState;
 
-  protected copyInto<T extends BlockHash>(other: T): T {
+  /** The chaining value as the digest, in the algorithm's byte order. */
+  protected output(): Uint8Array {
+    return wordsOut(this.state, this.bigEndian);
+  }
+
+  /** An independent copy of this state (a fresh instance of the same algorithm). */
+  clone(): HashState {
+    const other = new (this.constructor as new () => BlockHash)();
     other.block.set(this.block);
     other.blockLength = this.blockLength;
     other.byteLength = this.byteLength;
+    other.state.set(this.state);
     return other;
   }
 
@@ -171,16 +177,6 @@ class Md4 extends BlockHash {
     h[2] = (h[2]! + c) | 0;
     h[3] = (h[3]! + d) | 0;
   }
-
-  protected output(): Uint8Array {
-    return wordsOut(this.state, false);
-  }
-
-  clone(): HashState {
-    const c = this.copyInto(new Md4());
-    c.state.set(this.state);
-    return c;
-  }
 }
 
 const MD5_S = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
@@ -224,16 +220,6 @@ class Md5 extends BlockHash {
     h[1] = (h[1]! + b) | 0;
     h[2] = (h[2]! + c) | 0;
     h[3] = (h[3]! + d) | 0;
-  }
-
-  protected output(): Uint8Array {
-    return wordsOut(this.state, false);
-  }
-
-  clone(): HashState {
-    const c = this.copyInto(new Md5());
-    c.state.set(this.state);
-    return c;
   }
 }
 
@@ -279,16 +265,6 @@ class Sha1 extends BlockHash {
     h[2] = (h[2]! + c) | 0;
     h[3] = (h[3]! + d) | 0;
     h[4] = (h[4]! + e) | 0;
-  }
-
-  protected output(): Uint8Array {
-    return wordsOut(this.state, true);
-  }
-
-  clone(): HashState {
-    const c = this.copyInto(new Sha1());
-    c.state.set(this.state);
-    return c;
   }
 }
 
@@ -347,16 +323,6 @@ class Sha256 extends BlockHash {
     h[5] = (h[5]! + f) | 0;
     h[6] = (h[6]! + g) | 0;
     h[7] = (h[7]! + hh) | 0;
-  }
-
-  protected output(): Uint8Array {
-    return wordsOut(this.state, true);
-  }
-
-  clone(): HashState {
-    const c = this.copyInto(new Sha256());
-    c.state.set(this.state);
-    return c;
   }
 }
 
