@@ -43,6 +43,12 @@ export interface SmtpErrorOptions {
   enhancedCode?: string;
   /** Whether trying again later may succeed. */
   temporary?: boolean;
+  /**
+   * The whole message, end-of-data included, reached the server but no final
+   * reply arrived (timeout or dropped connection): the server may already have
+   * accepted it (RFC 5321 §6.1), so sending it again may deliver it twice.
+   */
+  maybeDelivered?: boolean;
   /** The underlying error. */
   cause?: unknown;
 }
@@ -57,6 +63,11 @@ export class SmtpError extends Error {
   readonly enhancedCode: string | undefined;
   /** Whether trying again later may succeed. */
   readonly temporary: boolean;
+  /**
+   * `true` when the message was sent in full but its final reply never came:
+   * the server may already have accepted it (RFC 5321 §6.1).
+   */
+  readonly maybeDelivered: boolean;
 
   /**
    * Creates the error.
@@ -71,6 +82,7 @@ export class SmtpError extends Error {
     this.code = options.code;
     this.enhancedCode = options.enhancedCode;
     this.temporary = options.temporary ?? false;
+    this.maybeDelivered = options.maybeDelivered ?? false;
   }
 }
 
