@@ -56,10 +56,15 @@ export async function authenticate(
     have: { password: auth.pass !== undefined, token: auth.token !== undefined },
   });
   if (order.length === 0) {
+    if (auth.method) {
+      throw new AuthError(`Server does not offer AUTH ${auth.method.toUpperCase()} (offered: ${offered.join(" ") || "none"})`, {
+        phase: "auth",
+        hint: "auth-method-not-offered",
+        remedy: 'set "auth.method" to one it offers, or leave it out to choose automatically',
+      });
+    }
     throw new AuthError(
-      auth.method
-        ? `Server does not offer AUTH ${auth.method.toUpperCase()} (offered: ${offered.join(" ") || "none"})`
-        : `No usable AUTH mechanism: server offers ${offered.join(" ") || "none"}, credentials are a ${auth.token ? "token" : "password"}`,
+      `No usable AUTH mechanism: server offers ${offered.join(" ") || "none"}, credentials are a ${auth.token ? "token" : "password"}`,
       { phase: "auth" },
     );
   }

@@ -21,6 +21,7 @@ import {
 import {
   type ClientOptions,
   DEFAULT_TIMEOUTS,
+  SLOW_GREETING_MS,
   type MessageData,
   type OutgoingMessage,
   type RecipientResult,
@@ -263,10 +264,15 @@ export class SmtpClient {
       timer = setTimeout(() => {
         timedOut = true;
         const err = new TimeoutError(
-          `Connecting to ${o.host}:${this.#port} took longer than ${limit} ms` +
-            (this.#tlsMode === "implicit" ? " (is this an implicit-TLS port? for STARTTLS ports use tls: \"starttls-required\")" : ""),
+          `Connecting to ${o.host}:${this.#port} took longer than ${limit} ms`,
           limit,
-          { phase: "connect" },
+          this.#tlsMode === "implicit"
+            ? {
+              phase: "connect",
+              hint: "plain-smtp-port",
+              remedy: 'if this is not an implicit-TLS port, use tls: "starttls-required"',
+            }
+            : { phase: "connect" },
         );
         abort.abort(err);
         reject(err);
@@ -301,17 +307,33 @@ export class SmtpClient {
 
     const greetingDeadline = Date.now() + this.#timeouts.greeting;
     let greeting: Reply;
+    // A silent server is often an implicit-TLS port reached without TLS: tell
+    // the caller early (it may say so), and keep waiting until the deadline.
+    const slow = o.onSlowGreeting && SLOW_GREETING_MS < this.#timeouts.greeting
+      ? setTimeout(() => {
+        try {
+          o.onSlowGreeting!({ host: o.host, port: this.#port, tls: this.#tlsMode, waitedMs: SLOW_GREETING_MS });
+        } catch { /* the caller's notice must not break the session */ }
+      }, SLOW_GREETING_MS)
+      : undefined;
     try {
       greeting = await this.#readReply("greeting", greetingDeadline);
     } catch (err) {
       if (err instanceof TimeoutError && this.#tlsMode !== "implicit") {
         throw new TimeoutError(
-          `No greeting from ${o.host}:${this.#port} within ${this.#timeouts.greeting} ms; if this is an implicit-TLS port (usually 465), use tls: "implicit"`,
+          `No greeting from ${o.host}:${this.#port} within ${this.#timeouts.greeting} ms`,
           this.#timeouts.greeting,
-          { phase: "greeting", cause: err },
+          {
+            phase: "greeting",
+            cause: err,
+            hint: "implicit-tls-expected",
+            remedy: 'if this is an implicit-TLS port (usually 465), use tls: "implicit"',
+          },
         );
       }
       throw err;
+    } finally {
+      clearTimeout(slow);
     }
     this.#greeting = greeting;
     if (greeting.code !== 220) throw this.#replyError(greeting, "greeting", "Server refused the session");
@@ -323,12 +345,13 @@ export class SmtpClient {
         await this.#startTls(tlsOptions);
         await this.#hello();
       } else if (this.#tlsMode === "starttls-required") {
-        throw new TlsError(
-          `Server ${o.host}:${this.#port} does not offer STARTTLS, and tls is "starttls-required"`,
-          { phase: "starttls" },
-        );
+        throw new TlsError(`Server ${o.host}:${this.#port} does not offer STARTTLS, and TLS is required`, {
+          phase: "starttls",
+          hint: "starttls-not-offered",
+          remedy: 'tls is "starttls-required"; use "implicit" for an implicit-TLS port',
+        });
       } else {
-        this.#info("server does not offer STARTTLS; continuing without TLS (tls: \"starttls-opportunistic\")");
+        this.#info("server does not offer STARTTLS; continuing without TLS (opportunistic STARTTLS)");
       }
     }
 
@@ -363,16 +386,18 @@ export class SmtpClient {
     const o = this.#options;
     if (o.allowPlaintextAuth) return;
     if (!this.#transport?.tls) {
-      throw new AuthError(
-        `Refusing to send credentials to ${o.host}:${this.#port} over a connection without TLS; use TLS, or set allowPlaintextAuth if the network is trusted`,
-        { phase: "auth" },
-      );
+      throw new AuthError(`Refusing to send credentials to ${o.host}:${this.#port} over a connection without TLS`, {
+        phase: "auth",
+        hint: "auth-needs-tls",
+        remedy: "use TLS, or set allowPlaintextAuth if the network is trusted",
+      });
     }
     if (o.tlsVerify === false) {
-      throw new AuthError(
-        `Refusing to send credentials to ${o.host}:${this.#port}: the server certificate was not verified (tlsVerify: false); pass its CA with "ca", or set allowPlaintextAuth`,
-        { phase: "auth" },
-      );
+      throw new AuthError(`Refusing to send credentials to ${o.host}:${this.#port}: the server certificate was not verified`, {
+        phase: "auth",
+        hint: "auth-needs-verified-tls",
+        remedy: 'tlsVerify is false; pass its CA with "ca" instead, or set allowPlaintextAuth',
+      });
     }
   }
 

@@ -33,6 +33,36 @@ export type SmtpPhase =
   | "config"
   | "compose";
 
+/**
+ * Why an error happened, as a machine-readable kind an application can turn
+ * into its own advice (the CLI names its flags and configuration keywords);
+ * the error's `message` words the remedy for library callers.
+ *
+ * - `"implicit-tls-expected"`: no greeting on a plain connection; the port
+ *   probably speaks TLS from the first byte (RFC 8314, port 465).
+ * - `"plain-smtp-port"`: the TLS handshake met plain text; the port speaks
+ *   plain SMTP (STARTTLS, ports 587 and 25).
+ * - `"certificate-untrusted"`: the certificate chain did not verify
+ *   (self-signed, unknown CA).
+ * - `"certificate-name"`: the certificate does not name the server.
+ * - `"starttls-not-offered"`: TLS is required and the server offers no STARTTLS.
+ * - `"auth-needs-tls"`: credentials were not sent over a connection without TLS.
+ * - `"auth-needs-verified-tls"`: credentials were not sent because the
+ *   certificate was not verified.
+ * - `"auth-method-not-offered"`: the forced SASL mechanism is not offered.
+ * - `"runtime-tls-limit"`: this runtime's TLS cannot do what was asked.
+ */
+export type SmtpErrorHint =
+  | "implicit-tls-expected"
+  | "plain-smtp-port"
+  | "certificate-untrusted"
+  | "certificate-name"
+  | "starttls-not-offered"
+  | "auth-needs-tls"
+  | "auth-needs-verified-tls"
+  | "auth-method-not-offered"
+  | "runtime-tls-limit";
+
 /** Fields every {@link SmtpError} may carry. */
 export interface SmtpErrorOptions {
   /** The SMTP session stage where it happened. */
@@ -51,6 +81,13 @@ export interface SmtpErrorOptions {
   maybeDelivered?: boolean;
   /** The underlying error. */
   cause?: unknown;
+  /** Why it happened, for applications that word their own advice. */
+  hint?: SmtpErrorHint;
+  /**
+   * Advice for library callers (naming library options), appended to the
+   * message after `"; "`; {@link SmtpError.problem} is the message without it.
+   */
+  remedy?: string;
 }
 
 /** Base class of every error smtpsend throws for a failed mail operation. */
@@ -68,15 +105,24 @@ export class SmtpError extends Error {
    * the server may already have accepted it (RFC 5321 §6.1).
    */
   readonly maybeDelivered: boolean;
+  /** Why it happened, when known, for applications that word their own advice. */
+  readonly hint: SmtpErrorHint | undefined;
+  /** The message without the library-worded remedy (equal to `message` when there is none). */
+  readonly problem: string;
 
   /**
    * Creates the error.
    *
    * @param message Sentence-case description; quote values.
-   * @param options Phase, codes, temporariness and cause.
+   * @param options Phase, codes, temporariness, cause, hint and remedy.
    */
   constructor(message: string, options: SmtpErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options.remedy ? `${message}; ${options.remedy}` : message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.problem = message;
+    this.hint = options.hint;
     this.name = new.target.name;
     this.phase = options.phase;
     this.code = options.code;
@@ -150,6 +196,31 @@ export class ReplyError extends SmtpError {
 
 /** Authentication failed, was refused, or would have been unsafe (no TLS). */
 export class AuthError extends SmtpError {}
+
+/**
+ * The runtime refused an operation smtpsend needs: Deno run without the
+ * `--allow-…` permission (reading the environment or a file, the home
+ * directory, the network, running a password command). Permanent.
+ */
+export class PermissionError extends SmtpError {
+  /** The permission as Deno names it: `"env"`, `"sys"`, `"read"`, `"write"`, `"net"`, `"run"`, …. */
+  readonly permission: string;
+  /** The flag that grants it, e.g. `"--allow-env"`. */
+  readonly flag: string;
+  /**
+   * Creates the error.
+   *
+   * @param message What was denied and the flag to add.
+   * @param permission The permission's name.
+   * @param flag The flag that grants it.
+   * @param options Cause.
+   */
+  constructor(message: string, permission: string, flag: string, options: SmtpErrorOptions = {}) {
+    super(message, options);
+    this.permission = permission;
+    this.flag = flag;
+  }
+}
 
 /** The configuration, a credentials file or a command line is invalid. Permanent. */
 export class ConfigError extends SmtpError {

@@ -47,6 +47,25 @@ export const DEFAULT_TIMEOUTS: Timeouts = Object.freeze({
   dataEnd: 600_000,
 });
 
+/**
+ * How long a session waits for the greeting before it calls
+ * {@link ClientOptions.onSlowGreeting} (it keeps waiting until the greeting
+ * deadline).
+ */
+export const SLOW_GREETING_MS = 5_000;
+
+/** What {@link ClientOptions.onSlowGreeting} is told. */
+export interface SlowGreeting {
+  /** The server. */
+  readonly host: string;
+  /** The port. */
+  readonly port: number;
+  /** The TLS mode in use (a silent server on a plain connection is often an implicit-TLS port). */
+  readonly tls: TlsMode;
+  /** How long the session has waited, in milliseconds. */
+  readonly waitedMs: number;
+}
+
 /** One line of the protocol trace. Secrets are already replaced by `<redacted>`. */
 export interface TraceEvent {
   /** `"send"`: client to server; `"recv"`: server to client; `"info"`: a note (TLS established, …). */
@@ -114,6 +133,13 @@ export interface ClientOptions {
   readonly connector?: Connector;
   /** Receives every protocol line, secrets redacted. */
   readonly trace?: (event: TraceEvent) => void;
+  /**
+   * Called once when no greeting has come {@link SLOW_GREETING_MS} after the
+   * connection opened (only when the greeting deadline is longer); the
+   * session keeps waiting until that deadline. Lets an application say early
+   * what is probably wrong, e.g. an implicit-TLS port reached without TLS.
+   */
+  readonly onSlowGreeting?: (info: SlowGreeting) => void;
   /** Random source for SASL nonces; default `crypto.getRandomValues`. */
   readonly random?: (bytes: Uint8Array) => Uint8Array;
 }

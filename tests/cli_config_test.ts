@@ -139,7 +139,7 @@ describe("msmtprc in the style of the msmtp manual", () => {
   test("auth on without any password and no terminal → 77 with a hint, nothing sent", async () => {
     const r = await run(["you@example.net"], { files: files() }, { starttls: true });
     assert.equal(r.code, 77);
-    assert.match(r.host.stderr, /No credentials for smtp\.freemail\.example:587: .*~\/\.authinfo/);
+    assert.match(r.host.stderr, /No password for \S+ at smtp\.freemail\.example:587: .*--password-eval .*~\/\.authinfo/);
     assert.equal(r.srv.sessions.length, 0);
   });
 

@@ -3,9 +3,11 @@
  * of the seeds:
  *
  * - `auth off`: never authenticate.
- * - Up front (right after EHLO/STARTTLS) when `auth on`, when `requires_auth`
- *   matches the server, or when credentials for the server exist (config
- *   password, password command, an authinfo/netrc entry).
+ * - Up front (right after EHLO/STARTTLS) when `auth on`, when a user name is
+ *   given (`--user`, `username`), when `requires_auth` matches the server, or
+ *   when credentials for the server exist (config password, password command,
+ *   an authinfo/netrc entry). When the password cannot be found (nor asked
+ *   for at a terminal) this fails before connecting, naming how to give one.
  * - Otherwise on demand: when MAIL (or RCPT) is answered 530 or 5.7.0, get
  *   credentials (prompting when a terminal is attached), reconnect with them,
  *   and retry once — only if no message data was read yet (always the case
@@ -29,7 +31,7 @@ import {
   offerToSave,
   storedCredentials,
 } from "./credentials.ts";
-import { CliError, EX_DATAERR, isAuthRequired } from "./errors.ts";
+import { CliError, EX_DATAERR, isAuthRequired, noteKeywordStyle } from "./errors.ts";
 import { clientOptions, requiresAuthFor, serverOf } from "./resolve.ts";
 
 /** A stream that records whether anyone started reading it (so a retry knows it is still whole). */
@@ -65,8 +67,12 @@ function watched(data: MessageData): { data: MessageData; started: () => boolean
   return { data, started: () => true }; // a ReadableStream: never retried
 }
 
-const NO_CREDENTIALS_HINT =
-  'set "password" or "passwordeval" in the configuration, add "machine HOST port PORT login USER password PASS" to ~/.authinfo (mode 0600), or run smtpsend from a terminal to be asked';
+/** How to give credentials: the flag, the configuration keywords (the same in smtpsendrc and msmtprc), ~/.authinfo, the prompt. */
+function noCredentialsHint(server: { host: string; port: number }, user: string | undefined): string {
+  return `give the password with --password-eval COMMAND, set "password" or "passwordeval" in the configuration file, ` +
+    `add "machine ${server.host} port ${server.port} login ${user ?? "USER"} password PASSWORD" to ~/.authinfo or ~/.netrc (mode 0600), ` +
+    `or run smtpsend from a terminal to be asked`;
+}
 
 /**
  * Sends one message with the account's server and credentials.
@@ -78,17 +84,34 @@ const NO_CREDENTIALS_HINT =
  * @throws {SmtpError} From the session; {@link AuthError} when credentials are needed but missing.
  */
 export async function sendSmtp(ctx: CliContext, account: Account, message: OutgoingMessage): Promise<SendResult> {
+  try {
+    return await sendWithAccount(ctx, account, message);
+  } catch (e) {
+    // So that the error line names msmtp keywords for an msmtprc account.
+    noteKeywordStyle(e, account.source.format);
+    throw e;
+  }
+}
+
+async function sendWithAccount(ctx: CliContext, account: Account, message: OutgoingMessage): Promise<SendResult> {
   const { host, tracer } = ctx;
   const server = serverOf(account);
   const interactive = canPrompt(host);
   let creds: Credentials | null = null;
   if (account.auth !== false) {
-    const upfront = account.auth === true || requiresAuthFor(account, server.host);
+    // A user name (--user, "username"/"user") means "authenticate as this user": its password is
+    // looked up now, never silently skipped to let the server refuse the mail later.
+    const upfront = account.auth === true || account.user !== undefined || requiresAuthFor(account, server.host);
     const stored = await storedCredentials(host, account, server);
     if (upfront || stored !== null) {
       creds = await completeCredentials(host, account, server, stored, interactive);
       if (creds === null) {
-        throw new AuthError(`No credentials for ${server.host}:${server.port}: ${NO_CREDENTIALS_HINT}`, { phase: "auth" });
+        const user = stored?.user ?? account.user;
+        throw new AuthError(
+          `No ${user !== undefined ? `password for ${user} at` : "credentials for"} ${server.host}:${server.port}: ` +
+            noCredentialsHint(server, user),
+          { phase: "auth" },
+        );
       }
     }
   }
@@ -130,7 +153,9 @@ export async function sendSmtp(ctx: CliContext, account: Account, message: Outgo
     creds = await completeCredentials(host, account, server, null, interactive);
     if (creds === null) {
       throw new AuthError(
-        `${server.host}:${server.port} requires authentication (${(err as Error).message}), and there are no credentials for it: ${NO_CREDENTIALS_HINT}`,
+        `${server.host}:${server.port} requires authentication (${(err as Error).message}), and there are no credentials for it: ${
+          noCredentialsHint(server, account.user)
+        }`,
         { phase: "auth", cause: err },
       );
     }

@@ -21,8 +21,8 @@
  * @module
  */
 import type { Host } from "../../deps.ts";
-import { ConfigError } from "../errors.ts";
-import { CliError, EX_DATAERR, EX_TEMPFAIL } from "./errors.ts";
+import { ConfigError, PermissionError } from "../errors.ts";
+import { CliError, EX_DATAERR, EX_NOPERM, EX_TEMPFAIL } from "./errors.ts";
 
 /** How long an MDA may run before it is killed (10 minutes, like an SMTP end-of-data). */
 export const MDA_TIMEOUT_MS = 600_000;
@@ -180,7 +180,8 @@ export async function deliverLocal(
     } catch (e) {
       results.push({
         recipient,
-        exitCode: EX_TEMPFAIL,
+        // Deno without --allow-run will not run it later either.
+        exitCode: e instanceof PermissionError ? EX_NOPERM : EX_TEMPFAIL,
         error: `Local delivery to ${JSON.stringify(recipient)} failed: the MDA "${words[0]}": ${(e as Error)?.message ?? e}`,
       });
       continue;

@@ -21,8 +21,9 @@ import { requireHost } from "../config/account.ts";
 import { shellCommand } from "../config/passwordeval.ts";
 import type { Account, TlsMode } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
-import type { AuthOptions, ClientOptions, Timeouts, TraceEvent } from "../options.ts";
+import { type AuthOptions, type ClientOptions, DEFAULT_TIMEOUTS, type Timeouts, type TraceEvent } from "../options.ts";
 import type { CliArgs } from "./args.ts";
+import { cliRemedy } from "./errors.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -130,6 +131,7 @@ export interface ClientContext {
  */
 export async function clientOptions(account: Account, ctx: ClientContext): Promise<ClientOptions> {
   const server = serverOf(account);
+  checkNames(account, server);
   const o: Mutable<ClientOptions> = {
     host: server.host,
     port: server.port,
@@ -156,7 +158,35 @@ export async function clientOptions(account: Account, ctx: ClientContext): Promi
   }
   if (ctx.trace) o.trace = ctx.trace;
   if (ctx.auth) o.auth = ctx.auth;
+  const style = account.source.format;
+  const greetingMs = o.timeouts?.greeting ?? DEFAULT_TIMEOUTS.greeting;
+  o.onSlowGreeting = (info) => {
+    if (info.tls === "implicit") return;
+    ctx.host.writeStderr(
+      `smtpsend: no greeting from ${info.host}:${info.port} after ${Math.round(info.waitedMs / 1000)} s; ` +
+        `${cliRemedy("implicit-tls-expected", style)}; still waiting (up to ${Math.round(greetingMs / 1000)} s)\n`,
+    );
+  };
   return o;
+}
+
+/**
+ * Checks the names the library would refuse with a `TypeError` naming its own
+ * options, and names the configuration keyword instead (`--host` and `--helo`
+ * are checked when the command line is parsed).
+ */
+function checkNames(account: Account, server: Server): void {
+  const msmtp = account.source.format === "msmtp";
+  const where = account.source.file === null ? "" : ` in "${account.source.file}"`;
+  if (/[\s\0]/.test(server.host)) {
+    const keyword = account.source.format === "env" ? "SMTPSERVER" : msmtp ? '"host"' : '"hostname"';
+    throw new ConfigError(`The server name ${JSON.stringify(server.host)} contains whitespace; check ${keyword}${where}`);
+  }
+  if (account.helo !== undefined && !/^[\x21-\x7e]+$/.test(account.helo)) {
+    throw new ConfigError(
+      `The EHLO name ${JSON.stringify(account.helo)} must be a domain or address literal; check ${msmtp ? '"domain"' : '"helo"'}${where}`,
+    );
+  }
 }
 
 /** Whether the account's `requires_auth` says to authenticate to this server on the first attempt. */

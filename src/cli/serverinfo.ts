@@ -6,10 +6,11 @@
  */
 import { SmtpClient } from "../client.ts";
 import { type Config, selectAccount } from "../config/account.ts";
+import type { Account } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import type { ServerInfo } from "../options.ts";
 import type { CliContext } from "./context.ts";
-import { EX_OK } from "./errors.ts";
+import { EX_OK, noteKeywordStyle } from "./errors.ts";
 import { applyOverrides, clientOptions, serverOf } from "./resolve.ts";
 
 // deno-lint-ignore no-control-regex
@@ -88,6 +89,15 @@ export async function runServerInfo(ctx: CliContext, config: Config): Promise<nu
     }),
     args,
   );
+  try {
+    return await serverInfo(ctx, account);
+  } catch (e) {
+    noteKeywordStyle(e, account.source.format);
+    throw e;
+  }
+}
+
+async function serverInfo(ctx: CliContext, account: Account): Promise<number> {
   const server = serverOf(account);
   const options = await clientOptions(account, {
     host: ctx.host,

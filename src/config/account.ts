@@ -24,7 +24,7 @@
  * @module
  */
 import type { Host } from "../../deps.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, PermissionError } from "../errors.ts";
 import { addressMatches, checkPrivate, joinPath, portOf, readTextFile } from "./common.ts";
 import { type MsmtpVars, parseMsmtprc } from "./msmtprc.ts";
 import { parseRcfile } from "./rcfile.ts";
@@ -141,14 +141,16 @@ async function msmtpVars(host: Host, text: string): Promise<MsmtpVars> {
     try {
       const bytes = await host.readFile("/etc/mailname");
       mailname = new TextDecoder().decode(bytes).split("\n")[0]!.trim() || undefined;
-    } catch {
+    } catch (e) {
+      if (e instanceof PermissionError) throw e;
       mailname = undefined;
     }
   }
   let hostname: string | undefined;
   try {
     hostname = host.hostname();
-  } catch {
+  } catch (e) {
+    if (e instanceof PermissionError) throw e;
     hostname = undefined;
   }
   return {
@@ -306,7 +308,10 @@ export function requireHost(account: Account): string {
   const src = account.source.file === null
     ? "no configuration file names a server"
     : `"${account.name}" in "${account.source.file}" names no server`;
-  throw new ConfigError(
-    `No SMTP server configured: ${src}; set "hostname" in ~/.smtpsendrc, the SMTPSERVER environment variable, or --host`,
-  );
+  const where = account.source.file === null
+    ? `"hostname" in ~/.smtpsendrc`
+    : account.source.format === "msmtp"
+    ? `"host" in "${account.source.file}"`
+    : `"hostname" in "${account.source.file}"`;
+  throw new ConfigError(`No SMTP server configured: ${src}; set ${where}, the SMTPSERVER environment variable, or --host`);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FileInfo, Host } from "../../deps.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, PermissionError } from "../errors.ts";
 import type { DsnNotify } from "./types.ts";
 
 /** Well-known SMTP service names and their ports (the `/etc/services` entries that matter here). */
@@ -84,6 +84,7 @@ export async function readTextFile(host: Host, path: string): Promise<{ info: Fi
   try {
     info = await host.stat(path);
   } catch (cause) {
+    if (cause instanceof PermissionError) throw cause;
     throw new ConfigError(`Cannot read "${path}": ${errorText(cause)}`, { cause });
   }
   if (info === null) return null;
@@ -92,6 +93,7 @@ export async function readTextFile(host: Host, path: string): Promise<{ info: Fi
     const bytes = await host.readFile(path);
     return { info, text: new TextDecoder("utf-8").decode(bytes) };
   } catch (cause) {
+    if (cause instanceof PermissionError) throw cause;
     if ((cause as { code?: unknown })?.code === "ENOENT") return null;
     throw new ConfigError(`Cannot read "${path}": ${errorText(cause)}`, { cause });
   }

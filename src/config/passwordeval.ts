@@ -13,7 +13,7 @@
  * @module
  */
 import type { Host } from "../../deps.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, PermissionError } from "../errors.ts";
 import { errorText } from "./common.ts";
 import type { PasswordCommand } from "./types.ts";
 
@@ -91,6 +91,7 @@ export async function runPasswordCommand(
   try {
     result = await host.run(argv, { timeoutMs: options.timeoutMs ?? PASSWORD_COMMAND_TIMEOUT_MS });
   } catch (cause) {
+    if (cause instanceof PermissionError) throw cause;
     throw new ConfigError(`${name} could not be run: ${errorText(cause)}`, { cause });
   }
   const err = stderrLine(result.stderr);

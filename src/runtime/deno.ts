@@ -20,10 +20,16 @@
  *   rustls as a corrupt first record and the upgrade rejects with a
  *   `ProtocolError` all the same.
  *
+ * Permissions: Deno refuses an operation run without its `--allow-…` flag
+ * by throwing `NotCapable` from innocent-looking calls (the home directory,
+ * an environment variable, a connection). The connector and the host turn
+ * every such refusal into a {@link PermissionError} naming the flag to add,
+ * so it is never mistaken for a missing file or a network failure.
+ *
  * @module
  */
-import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "../../deps.ts";
-import { SmtpError, TlsError } from "../errors.ts";
+import type { ConnectOptions, Connector, Host, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "../../deps.ts";
+import { PermissionError, SmtpError, TlsError } from "../errors.ts";
 import { nodeHost } from "./node_host.ts";
 import {
   abortError,
@@ -66,6 +72,104 @@ declare const Deno: {
   startTls(conn: DenoTcpConn, options: DenoTlsCommon & { hostname: string }): Promise<DenoTlsConn>;
 };
 
+/** What each Deno permission guards, for messages. */
+const GUARDS: Readonly<Record<string, string>> = {
+  env: "access to the environment",
+  sys: "access to system information",
+  read: "read access",
+  write: "write access",
+  net: "network access",
+  run: "permission to run programs",
+  ffi: "permission to load native libraries",
+  import: "permission to import modules",
+};
+
+/**
+ * The {@link PermissionError} for a refusal by Deno's permission system
+ * (`NotCapable`; `PermissionDenied` with Deno's "Requires … access" text on
+ * Deno 1), or `null` for any other error.
+ *
+ * @param e What a Deno call threw.
+ * @returns The error to report, or `null`.
+ */
+export function denoPermissionError(e: unknown): PermissionError | null {
+  if (e instanceof PermissionError) return e;
+  if (!(e instanceof Error)) return null;
+  const m = /Requires (\w+) access(?: to ("[^"]*"|[^,\s]+))?,.*?(--allow-[\w-]+)/.exec(e.message);
+  if (e.name !== "NotCapable" && !(e.name === "PermissionDenied" && m)) return null;
+  if (!m) {
+    return new PermissionError(`Deno denied a permission smtpsend needs (${e.message}); run with the flag it names, or -A`, "unknown", "-A", {
+      cause: e,
+    });
+  }
+  const permission = m[1]!;
+  const target = m[2];
+  const flag = m[3]!;
+  const guard = GUARDS[permission] ?? `${permission} access`;
+  const what = target === undefined
+    ? guard
+    : guard.endsWith(" access") ? `${guard} to ${target}` : `${guard} (${target})`;
+  return new PermissionError(`Deno denied ${what}: run with ${flag} (or -A)`, permission, flag, { cause: e });
+}
+
+function rethrow(e: unknown): never {
+  throw denoPermissionError(e) ?? e;
+}
+
+/**
+ * Wraps a {@link Host} so that every Deno permission refusal surfaces as a
+ * {@link PermissionError}; everything else passes through unchanged.
+ *
+ * @param host The Node-API host running on Deno.
+ * @returns The guarded host.
+ */
+export function guardPermissions(host: Host): Host {
+  const sync = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+    try {
+      return f(...a);
+    } catch (e) {
+      return rethrow(e);
+    }
+  };
+  const later = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    try {
+      return await f(...a);
+    } catch (e) {
+      return rethrow(e);
+    }
+  };
+  const stream = <A extends unknown[]>(f: (...a: A) => AsyncIterable<Uint8Array>) =>
+    async function* (...a: A): AsyncIterable<Uint8Array> {
+      try {
+        yield* f(...a);
+      } catch (e) {
+        rethrow(e);
+      }
+    };
+  return {
+    env: sync(host.env),
+    homeDir: sync(host.homeDir),
+    hostname: sync(host.hostname),
+    pid: sync(host.pid),
+    readFile: later(host.readFile),
+    readStream: stream(host.readStream),
+    stat: later(host.stat),
+    writeFile: later(host.writeFile),
+    appendFile: later(host.appendFile),
+    rename: later(host.rename),
+    remove: later(host.remove),
+    mkdir: later(host.mkdir),
+    readDir: later(host.readDir),
+    syncDir: later(host.syncDir),
+    run: later(host.run),
+    stdin: stream(host.stdin),
+    writeStderr: sync(host.writeStderr),
+    writeStdout: sync(host.writeStdout),
+    isTerminal: sync(host.isTerminal),
+    prompt: later(host.prompt),
+  };
+}
+
 /** Deno's unstable hook for a server name other than the host connected to. */
 const SERVER_NAME = Symbol.for("unstableServerName");
 
@@ -80,10 +184,11 @@ function tlsCommon(options: TlsOptions): DenoTlsCommon {
 }
 
 function unsupported(servername: string, what: string): TlsError {
-  return new TlsError(
-    `TLS with "${servername}" is not possible: ${what}; use the Node adapter (nodeRuntime()) on Deno for this`,
-    { phase: "tls" },
-  );
+  return new TlsError(`TLS with "${servername}" is not possible: ${what}`, {
+    phase: "tls",
+    hint: "runtime-tls-limit",
+    remedy: "use the Node adapter (nodeRuntime()) on Deno for this",
+  });
 }
 
 /** Maps a Deno handshake failure. */
@@ -93,10 +198,10 @@ function mapTlsError(e: unknown, options: TlsOptions, starttls: boolean): SmtpEr
   const name = e instanceof Error ? e.name : "";
   const message = e instanceof Error ? e.message : String(e);
   if (/invalid peer certificate/i.test(message)) {
-    const hint = options.verify === false
-      ? " (with verify: false Deno still checks the certificate chain; run Deno with --unsafely-ignore-certificate-errors or use the Node adapter)"
-      : "";
-    return certificateError(servername, message + hint, e);
+    const remedy = options.verify === false
+      ? "with verify: false Deno still checks the certificate chain; pass its CA as \"ca\", run Deno with --unsafely-ignore-certificate-errors, or use the Node adapter"
+      : undefined;
+    return certificateError(servername, message, e, remedy);
   }
   if (starttls && /InvalidContentType|corrupt message/i.test(message)) return injectionError(null, e);
   if (name === "ConnectionReset" || name === "UnexpectedEof" || name === "BrokenPipe" || /unexpected eof|reset/i.test(message)) {
@@ -267,7 +372,7 @@ async function connect(options: ConnectOptions): Promise<Transport> {
         tlsConn = await raceAbort(opening, signal);
       } catch (e) {
         if (aborted()) throw abortError(signal!, hostname, port);
-        throw mapConnectError(e, tls, hostname, port);
+        throw denoPermissionError(e) ?? mapConnectError(e, tls, hostname, port);
       }
       conn = tlsConn;
       try {
@@ -285,7 +390,7 @@ async function connect(options: ConnectOptions): Promise<Transport> {
       tcp = await Deno.connect({ hostname, port, transport: "tcp", ...(signal ? { signal } : {}) });
     } catch (e) {
       if (aborted()) throw abortError(signal!, hostname, port);
-      throw connectionError(e, hostname, port);
+      throw denoPermissionError(e) ?? connectionError(e, hostname, port);
     }
     conn = tcp;
     if (aborted()) {
@@ -347,5 +452,5 @@ export const denoConnector: Connector = { name: "deno", connect };
  * @returns The connector and host services.
  */
 export async function denoRuntime(): Promise<Runtime> {
-  return { name: "deno", connector: denoConnector, host: await nodeHost() };
+  return { name: "deno", connector: denoConnector, host: guardPermissions(await nodeHost()) };
 }

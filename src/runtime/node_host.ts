@@ -22,6 +22,15 @@ function isMissing(e: unknown): boolean {
   return code === "ENOENT" || code === "ENOTDIR";
 }
 
+/**
+ * Whether a runtime's permission system refused the call (Deno's
+ * `NotCapable`, when this host runs on Deno): never swallowed as "no home
+ * directory" or "no terminal", so the Deno adapter can report it.
+ */
+function isRefusedByRuntime(e: unknown): boolean {
+  return (e as { name?: unknown } | null)?.name === "NotCapable";
+}
+
 async function* chunksOf(data: Uint8Array | AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   if (data instanceof Uint8Array) yield data;
   else yield* data;
@@ -56,7 +65,8 @@ export async function nodeHost(): Promise<Host> {
     homeDir: () => {
       try {
         return os.homedir() || undefined;
-      } catch {
+      } catch (e) {
+        if (isRefusedByRuntime(e)) throw e;
         return undefined;
       }
     },
@@ -242,7 +252,8 @@ export async function nodeHost(): Promise<Host> {
         fd = openSync("/dev/tty", "r+");
         input = new tty.ReadStream(fd);
         output = new tty.WriteStream(fd);
-      } catch {
+      } catch (e) {
+        if (isRefusedByRuntime(e)) throw e;
         return null;
       }
       // Raw mode before the question: keys typed as soon as it shows must not be echoed.

@@ -159,13 +159,63 @@ export function abortError(signal: AbortSignal, hostname: string, port: number):
   });
 }
 
-/** A certificate verification failure. */
-export function certificateError(servername: string, reason: string, cause: unknown): TlsError {
-  return new TlsError(`Certificate for "${servername}" was not accepted: ${reason}`, { phase: "tls", cause });
+/** What OpenSSL (Node), BoringSSL (Bun) and rustls (Deno) say when a certificate does not name the server. */
+const NAME_MISMATCH = /altname|not valid for name|NotValidForName|hostname mismatch|does not match/i;
+/** …when it has expired or is not valid yet (trusting it would not help). */
+const EXPIRED = /expired|not yet valid|NotValidYet|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/i;
+
+/**
+ * A certificate verification failure, with the hint `"certificate-name"` or
+ * `"certificate-untrusted"` (self-signed, unknown CA) and a remedy.
+ *
+ * @param servername The name the certificate was checked against.
+ * @param reason The runtime's explanation.
+ * @param cause The runtime's error.
+ * @param remedy Advice replacing the default one.
+ */
+export function certificateError(servername: string, reason: string, cause: unknown, remedy?: string): TlsError {
+  // Node ends its name-mismatch text with "…is not in the cert's list: ".
+  const text = `Certificate for "${servername}" was not accepted: ${reason.replace(/[\s:]+$/, "")}`;
+  if (NAME_MISMATCH.test(reason)) {
+    return new TlsError(text, {
+      phase: "tls",
+      cause,
+      hint: "certificate-name",
+      remedy: remedy ?? 'connect with a name the certificate holds, or give it as "servername"',
+    });
+  }
+  if (EXPIRED.test(reason)) return new TlsError(text, { phase: "tls", cause });
+  return new TlsError(text, {
+    phase: "tls",
+    cause,
+    hint: "certificate-untrusted",
+    remedy: remedy ?? 'to trust it, pass the certificate of the CA that signed it (or the self-signed certificate) as "ca"',
+  });
 }
 
-/** A handshake failure other than certificate verification. */
+/**
+ * What the TLS libraries say when the first bytes from the server are not a
+ * TLS record: OpenSSL "wrong version number" / "packet length too long",
+ * BoringSSL "WRONG_VERSION_NUMBER", rustls "corrupt message of type
+ * InvalidContentType".
+ */
+const PLAIN_TEXT = /wrong[ _]version[ _]number|packet length too long|unknown protocol|http request|InvalidContentType/i;
+
+/**
+ * A handshake failure other than certificate verification. When the server
+ * answered in plain text (an SMTP greeting where a TLS record belongs), the
+ * raw library text is replaced by that explanation (the runtime's error stays
+ * the `cause`) and the hint is `"plain-smtp-port"`.
+ */
 export function handshakeError(servername: string, reason: string, cause: unknown, temporary = false): TlsError {
+  if (PLAIN_TEXT.test(reason)) {
+    return new TlsError(`TLS handshake with "${servername}" failed: the server answered in plain text, not TLS`, {
+      phase: "tls",
+      cause,
+      hint: "plain-smtp-port",
+      remedy: 'the port probably speaks plain SMTP with STARTTLS (as 587 and 25 do): use tls: "starttls-required"',
+    });
+  }
   return new TlsError(`TLS handshake with "${servername}" failed: ${reason}`, { phase: "tls", cause, temporary });
 }
 
