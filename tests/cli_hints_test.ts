@@ -263,6 +263,26 @@ describe(`the CLI names its flags and keywords (${RT}, real servers)`, () => {
   });
 });
 
+describe("names the library would refuse are reported with their configuration keyword", () => {
+  const cases: [string, string, string, RegExp][] = [
+    ["an EHLO name with a space (smtpsendrc helo)", "/home/user/.smtpsendrc", 'hostname 127.0.0.1:25\nhelo "my host"\n', /EHLO name "my host" .*check "helo" in "\/home\/user\/\.smtpsendrc"/],
+    ["an EHLO name with a space (msmtprc domain)", "/home/user/.msmtprc", "account default\nhost 127.0.0.1\ndomain my host\n", /EHLO name "my host" .*check "domain" in "\/home\/user\/\.msmtprc"/],
+    ["a server name with a space (msmtprc host)", "/home/user/.msmtprc", "account default\nhost mail example\n", /server name "mail example" contains whitespace; check "host" in/],
+  ];
+  for (const [name, path, text, pattern] of cases) {
+    test(`${name} → 78, nothing opened`, async () => {
+      const host = new FakeHost({ files: { [path]: { text, mode: 0o600 } }, stdin: "Subject: x\n\nbody\n" });
+      let opened = 0;
+      const connector = { name: "never", connect: () => (opened++, Promise.reject(new Error("must not connect"))) };
+      const code = await main(["-f", "me@example.org", "you@example.net"], { host, connector });
+      assert.equal(code, 78, host.stderr);
+      assert.match(host.stderr, pattern);
+      assert.equal(opened, 0);
+      assertSpeaksCli(host.stderr);
+    });
+  }
+});
+
 describe("errorLine(): library advice replaced by the CLI's", () => {
   const hints: SmtpErrorHint[] = [
     "implicit-tls-expected",
