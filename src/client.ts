@@ -264,15 +264,10 @@ export class SmtpClient {
       timer = setTimeout(() => {
         timedOut = true;
         const err = new TimeoutError(
-          `Connecting to ${o.host}:${this.#port} took longer than ${limit} ms`,
+          `Connecting to ${o.host}:${this.#port} took longer than ${limit} ms` +
+            (this.#tlsMode === "implicit" ? " (with the TLS handshake; is it an implicit-TLS port?)" : ""),
           limit,
-          this.#tlsMode === "implicit"
-            ? {
-              phase: "connect",
-              hint: "plain-smtp-port",
-              remedy: 'if this is not an implicit-TLS port, use tls: "starttls-required"',
-            }
-            : { phase: "connect" },
+          { phase: "connect" },
         );
         abort.abort(err);
         reject(err);

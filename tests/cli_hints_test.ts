@@ -21,7 +21,9 @@ import process from "node:process";
 import { detectRuntime, runtime } from "../deps.ts";
 import { main } from "../src/cli/main.ts";
 import { cliRemedy, errorLine, exitCodeFor } from "../src/cli/errors.ts";
-import { AuthError, type SmtpErrorHint, TimeoutError, TlsError } from "../src/errors.ts";
+import { AuthError, SmtpError, type SmtpErrorHint, TimeoutError, TlsError } from "../src/errors.ts";
+import { SmtpClient } from "../src/client.ts";
+import { type ClientOptions, SLOW_GREETING_MS, type SlowGreeting } from "../src/options.ts";
 import { FakeHost } from "./support/fake_host.ts";
 import { servers, waitForMaildirMessage } from "./support/servers.ts";
 
@@ -260,6 +262,52 @@ describe(`the CLI names its flags and keywords (${RT}, real servers)`, () => {
     assert.match(host.questions[0]!.question, new RegExp(`^SMTP password for ${u.user.replace(".", "\\.")} at 127\\.0\\.0\\.1:${S.ports.submission}: `));
     assert.equal(host.questions[0]!.echo, false);
     assert.ok(await waitForMaildirMessage("user", (m) => m.header("subject") === tok));
+  });
+});
+
+describe(`library errors carry the hint the CLI words (${RT}, real Postfix)`, () => {
+  const tls = { servername: S.tls.serverName, ca: S.tls.ca };
+  const quick = { connect: 10_000, tls: 10_000, mail: 10_000 };
+  const failure = async (options: Omit<ClientOptions, "host">): Promise<SmtpError> => {
+    try {
+      const c = await SmtpClient.connect({ timeouts: quick, ...options, host: H });
+      await c.quit();
+    } catch (e) {
+      assert.ok(e instanceof SmtpError, String(e));
+      return e;
+    }
+    assert.fail("connect() succeeded");
+  };
+
+  test("implicit TLS on a STARTTLS port: plain-smtp-port, the runtime's TLS text only in the cause", async () => {
+    const e = await failure({ port: S.ports.starttls, tls: "implicit", ...tls });
+    assert.ok(e instanceof TlsError);
+    assert.equal(e.hint, "plain-smtp-port");
+    assert.equal(e.problem, 'TLS handshake with "localhost" failed: the server answered in plain text, not TLS');
+    assert.match(e.message, /; .*use tls: "starttls-required"$/);
+    assert.match(String((e.cause as Error)?.message), RAW_TLS_TEXT);
+  });
+
+  test("unknown CA and wrong name: certificate-untrusted and certificate-name", async () => {
+    const untrusted = await failure({ port: S.ports.unknownCa, tls: "starttls-required", ...tls });
+    assert.equal(untrusted.hint, "certificate-untrusted");
+    const name = await failure({ port: S.ports.wrongName, tls: "starttls-required", ...tls });
+    assert.equal(name.hint, "certificate-name");
+  });
+
+  test("onSlowGreeting is called once on the implicit-TLS port, and the session waits on to its deadline", async () => {
+    const calls: SlowGreeting[] = [];
+    const e = await failure({
+      port: S.ports.submissions,
+      tls: "starttls-required",
+      ...tls,
+      timeouts: { ...quick, greeting: SLOW_GREETING_MS + 1000 },
+      onSlowGreeting: (info) => calls.push(info),
+    });
+    assert.deepEqual(calls, [{ host: H, port: S.ports.submissions, tls: "starttls-required", waitedMs: SLOW_GREETING_MS }]);
+    assert.ok(e instanceof TimeoutError && e.phase === "greeting", String(e));
+    assert.equal(e.hint, "implicit-tls-expected");
+    assert.equal(e.timeoutMs, SLOW_GREETING_MS + 1000);
   });
 });
 
