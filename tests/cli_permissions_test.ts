@@ -172,7 +172,7 @@ describe("denoPermissionError() and guardPermissions()", () => {
     Object.assign(inner, {
       homeDir: refuse("sys"),
       env: refuse("env"),
-      readFile: async () => refuse("read")(),
+      readFile: () => Promise.resolve().then(refuse("read")),
       readStream: async function* () {
         yield new Uint8Array(1);
         refuse("read")();
