@@ -1,0 +1,862 @@
+/**
+ * The SMTP session core, sans-I/O (h11's `Connection`, for an SMTP client):
+ * commands go in and bytes come out; bytes go in and events come out. It
+ * owns the state table (`state.ts`), the writers (`commands.ts`, the DATA
+ * encoder, BDAT framing), the reply reader (`reply.ts`, with its caps), the
+ * matching of replies to a pipelined group of commands — in order, across
+ * message boundaries — and every rule of the protocol. It never reads or
+ * writes a socket, never looks at a clock, arms no timer and draws no random
+ * number: deadlines, TLS handshakes, retries and policy are the driver's.
+ *
+ * ## API
+ *
+ * - `send(command) → Uint8Array`: checks that `command` is legal now (state
+ *   table, RFC 2920 grouping, STARTTLS/AUTH once, BDAT order, no message
+ *   content without an accepted recipient), records it as pending and returns
+ *   the exact octets to write. An illegal command throws `TypeError` and
+ *   changes nothing; a closed session throws `ConnectionError`.
+ *   `sendAll(commands)` does the same for a pipelined group, in one array.
+ * - `receive(bytes)`: hands over octets read from the server (never throws).
+ *   `receiveEof()`: the server closed its end.
+ * - `nextEvent() → SessionEvent`: the next thing the received bytes mean —
+ *   a readonly discriminated union:
+ *   - `{ type: "reply", command, reply, outcome, … }`: the reply to the oldest
+ *     pending command (`"GREETING"` for the server's first reply), with the
+ *     confirmed state after it, its transaction number, the recipient (RCPT)
+ *     and, for DATA and the end of data, every recipient's reply so far;
+ *   - `{ type: "closed", reason, … }`: QUIT answered, a 421 (to any command,
+ *     or unsolicited; RFC 5321 §3.8), or end of stream; `unanswered` lists the
+ *     pending commands that will get no reply. Returned again on every call;
+ *   - `{ type: "protocol-error", error }`: a malformed or oversized reply, a
+ *     reply with no command pending (stray), a reply class the command cannot
+ *     get (250 to DATA), octets after the STARTTLS 220. The session is then in
+ *     state `"error"`; returned again on every call. Close the connection;
+ *   - {@link NEED_DATA}: commands are pending and their replies are not all
+ *     in — read from the socket and call `receive()`;
+ *   - {@link IDLE}: nothing is pending and nothing is buffered: do not read.
+ * - `tlsEstablished()`: the driver finished the TLS handshake after the
+ *   STARTTLS 220: the session starts over (RFC 3207 §4.2: capabilities and
+ *   authentication are forgotten, EHLO again).
+ * - Readable state: `state`, `expectedState`, `pending`, `capabilities`,
+ *   `pipelining`, `tls`, `authenticated`, `acceptedRecipients`,
+ *   `needsReset`, `canSend(type)`, `redact(text)`.
+ *
+ * ## How a driver uses it
+ *
+ * ```ts
+ * const s = new Session({ trace: (t) => log(t.direction, t.line) });
+ * // connect the socket, then:
+ * for (;;) {                                  // wait for the greeting
+ *   const ev = s.nextEvent();
+ *   if (ev.type === "need-data") { s.receive(await socket.read()); continue; }
+ *   if (ev.type === "reply") break;          // ev.command === "GREETING"
+ *   throw toError(ev);                        // closed / protocol-error
+ * }
+ * await socket.write(s.send({ type: "EHLO", name: "client.example" }));
+ * // … read → receive → nextEvent until the EHLO reply is in; s.capabilities is set.
+ * // A pipelined group: one write, then one reply event per command, in order.
+ * await socket.write(s.sendAll([
+ *   { type: "MAIL", from: "a@example.org", parameters: mailParameters(facts, s.capabilities) },
+ *   { type: "RCPT", to: "b@example.net" },
+ *   { type: "DATA" },
+ * ]));
+ * // … events: reply MAIL, reply RCPT (recipient "b@example.net"), reply DATA 354.
+ * await socket.write(s.send({ type: "CONTENT", chunk: body })); // dot-stuffed, CRLF-normalised
+ * await socket.write(s.sendAll([{ type: "END-OF-DATA" }, nextMail, nextRcpt, { type: "DATA" }])); // RFC 2920 §3.1
+ * ```
+ *
+ * The loop is always: `send` → write the bytes → read → `receive` →
+ * `nextEvent` until the replies the driver waits for are in (`NEED_DATA`
+ * means read again). Replies come back in the order the commands went out,
+ * one per command; the event says which command (and which transaction and
+ * recipient) each one answers.
+ *
+ * ## Rules the core applies
+ *
+ * - The table in `state.ts`: which command in which state; which reply class
+ *   may answer it (anything else is a protocol error); where it leads.
+ * - Without PIPELINING (or with `pipelining: false`) one command at a time.
+ *   With it, EHLO, HELO, STARTTLS, AUTH, DATA, NOOP, VRFY, VERB and QUIT end
+ *   a group (RFC 2920 §3.1, RFC 3207, RFC 4954); BDAT waits for the MAIL and
+ *   RCPT replies (RFC 3030 §2).
+ * - Capabilities come from the EHLO reply and are forgotten after STARTTLS
+ *   and HELO; AUTH succeeds once; STARTTLS never on a TLS connection.
+ * - Message content (`CONTENT`) only after a 354 and only when a recipient
+ *   was accepted: a 354 to a pipelined DATA after every RCPT failed is
+ *   answered with a lone dot (`END-OF-DATA` straight away).
+ * - DATA and BDAT do not mix in one transaction; BDAT LAST ends it; a failed
+ *   BDAT requires RSET.
+ * - SASL: AUTH and its response lines go through `commands.auth*`; every
+ *   payload is a secret: traced as `<redacted>`, and removed from any reply
+ *   text the trace shows (use {@link Session.redact} for error messages).
+ *   An initial response too long for the AUTH line (RFC 4954 §4) is held and
+ *   sent as the first response (`{ type: "AUTH-RESPONSE" }` without one).
+ * - Caps: every reply is bounded by `reply.ts` ({@link MAX_REPLY_SIZE} …);
+ *   unread reply octets by {@link MAX_REPLY_SIZE} per pending command (plus
+ *   one for an unsolicited 421); pending commands by {@link MAX_PENDING}.
+ * - Several messages per connection: {@link Session.needsReset} says when the
+ *   last transaction failed or is unfinished, so RSET goes out only then.
+ *
+ * @module
+ */
+
+import { ConnectionError, ProtocolError, type SmtpPhase } from "../errors.ts";
+import { BdatEncoder, type LongLinePolicy } from "./bdat.ts";
+import { concatBytes, utf8Decode } from "./bytes.ts";
+import { parseCapabilities } from "./capabilities.ts";
+import * as cmd from "./commands.ts";
+import { DataEncoder } from "./data.ts";
+import { MAX_REPLY_SIZE, ReplyParser } from "./reply.ts";
+import {
+  afterReply,
+  afterSuccess,
+  allowedIn,
+  commandPhase,
+  endsGroup,
+  type ReplyTo,
+  type SessionCommand,
+  type SessionStateName,
+} from "./state.ts";
+import type { Capabilities, Reply } from "./types.ts";
+
+export type { ReplyTo, SessionCommand, SessionStateName } from "./state.ts";
+
+/** Most commands that may wait for their replies at once (a cap on the pending queue). */
+export const MAX_PENDING = 10_000;
+
+/** What the trace shows in place of a secret. */
+export const REDACTED = "<redacted>";
+
+/** A command for {@link Session.send}. */
+export type Command =
+  | { readonly type: "EHLO"; readonly name: string }
+  | { readonly type: "HELO"; readonly name: string }
+  | { readonly type: "STARTTLS" }
+  | {
+    readonly type: "AUTH";
+    /** SASL mechanism name. */
+    readonly mechanism: string;
+    /** Base64 initial response (`""` for an empty one); omitted: none. */
+    readonly initialResponse?: string;
+  }
+  | {
+    readonly type: "AUTH-RESPONSE";
+    /** Base64 response; omitted only to send an initial response the core holds (see {@link ReplyEvent.initialResponseHeld}). */
+    readonly response?: string;
+  }
+  | { readonly type: "AUTH-CANCEL" }
+  | { readonly type: "MAIL"; readonly from: string; readonly parameters?: cmd.EsmtpParams }
+  | { readonly type: "RCPT"; readonly to: string; readonly parameters?: cmd.EsmtpParams }
+  | { readonly type: "DATA" }
+  | {
+    /** Message content after a 354: CRLF-normalised and dot-stuffed. Not a command: no reply. */
+    readonly type: "CONTENT";
+    readonly chunk: Uint8Array;
+  }
+  | { readonly type: "END-OF-DATA" }
+  | {
+    /** A BDAT chunk (RFC 3030): the chunk is CRLF-normalised, then framed with its exact size. */
+    readonly type: "BDAT";
+    readonly chunk: Uint8Array;
+    readonly last: boolean;
+  }
+  | { readonly type: "RSET" }
+  | { readonly type: "NOOP" }
+  | { readonly type: "VRFY"; readonly query: string }
+  | { readonly type: "VERB" }
+  | { readonly type: "QUIT" };
+
+/** A command waiting for its reply. */
+export interface PendingCommand {
+  /** The command (`"GREETING"`: the server's first reply). */
+  readonly command: ReplyTo;
+  /** The transaction (numbered from 1 by each MAIL sent) it belongs to, or `null`. */
+  readonly transaction: number | null;
+  /** For RCPT: the recipient. */
+  readonly recipient?: string;
+}
+
+/** One recipient and the server's reply to its RCPT. */
+export interface RecipientReply {
+  /** The forward-path as sent. */
+  readonly address: string;
+  /** The reply to RCPT. */
+  readonly reply: Reply;
+  /** Whether the reply was 2xx. */
+  readonly accepted: boolean;
+}
+
+/** The reply to a command. */
+export interface ReplyEvent {
+  readonly type: "reply";
+  /** What the reply answers. */
+  readonly command: ReplyTo;
+  readonly reply: Reply;
+  /** 2xx `"accepted"`, 3xx `"continue"` (354, 334), 4xx/5xx `"rejected"`. */
+  readonly outcome: "accepted" | "continue" | "rejected";
+  /** 4xx: trying later may succeed. */
+  readonly temporary: boolean;
+  /** The confirmed state after the reply. */
+  readonly state: SessionStateName;
+  /** The transaction the command belongs to (MAIL, RCPT, DATA, content, BDAT), or `null`. */
+  readonly transaction: number | null;
+  /** RCPT: the recipient this reply is for. */
+  readonly recipient?: string;
+  /** DATA, END-OF-DATA, BDAT-LAST, BDAT: every RCPT of the transaction and its reply, in order. */
+  readonly recipients?: readonly RecipientReply[];
+  /** END-OF-DATA, BDAT-LAST: octets of message data written (dot-stuffing and terminator, or BDAT chunks). */
+  readonly octets?: number;
+  /** A 334 to AUTH whose initial response did not fit the AUTH line: send `{ type: "AUTH-RESPONSE" }` next. */
+  readonly initialResponseHeld?: boolean;
+}
+
+/** The session ended. */
+export interface ClosedEvent {
+  readonly type: "closed";
+  /** `"quit"`: the reply to QUIT; `"421"`: the server is closing; `"eof"`: the stream ended. */
+  readonly reason: "quit" | "421" | "eof";
+  /** The command the closing reply answered, or `null` (unsolicited 421, or end of stream). */
+  readonly command: ReplyTo | null;
+  /** The closing reply, or `null` at end of stream. */
+  readonly reply: Reply | null;
+  /** Commands sent that got no reply, oldest first (their outcome is unknown). */
+  readonly unanswered: readonly PendingCommand[];
+}
+
+/** The server broke the protocol; the session is unusable. */
+export interface ProtocolErrorEvent {
+  readonly type: "protocol-error";
+  readonly error: ProtocolError;
+}
+
+/** Commands are pending and their replies are not all in: read and call {@link Session.receive}. */
+export const NEED_DATA: { readonly type: "need-data" } = Object.freeze({ type: "need-data" });
+/** Nothing is pending: do not read (h11's `PAUSED`, for a client between commands). */
+export const IDLE: { readonly type: "idle" } = Object.freeze({ type: "idle" });
+
+/** What {@link Session.nextEvent} returns. */
+export type SessionEvent = ReplyEvent | ClosedEvent | ProtocolErrorEvent | typeof NEED_DATA | typeof IDLE;
+
+/** One protocol line for a trace (secrets already replaced by `<redacted>`). */
+export interface SessionTrace {
+  readonly direction: "send" | "recv";
+  /** The line without CRLF, or a bracketed summary for message data. */
+  readonly line: string;
+}
+
+/** Options of {@link Session}. */
+export interface SessionOptions {
+  /** `true` for implicit TLS (RFC 8314): STARTTLS is then never legal. */
+  readonly tls?: boolean;
+  /** Pipeline when the server offers PIPELINING. Default `true`. */
+  readonly pipelining?: boolean;
+  /** Lines over 998 octets in CONTENT and BDAT chunks: `"error"` (default, a `RangeError`) or `"allow"`. */
+  readonly onLongLine?: LongLinePolicy;
+  /** Called for every line sent and received, secrets redacted. Must not throw (errors are ignored). */
+  readonly trace?: (line: SessionTrace) => void;
+}
+
+/** A transaction: from a MAIL sent to its end. */
+interface Txn {
+  readonly id: number;
+  readonly recipients: RecipientReply[];
+  accepted: number;
+  octets: number;
+  /** `open` until it ends: `delivered` (2xx to the end of data), `failed`, or `reset` (RSET/EHLO). */
+  status: "open" | "delivered" | "failed" | "reset";
+}
+
+interface Entry extends PendingCommand {
+  readonly txn: Txn | null;
+}
+
+const enc = new TextEncoder();
+
+/**
+ * One SMTP client session, sans-I/O. See the module documentation for the
+ * API and the driver loop.
+ *
+ * @example
+ * ```ts
+ * const s = new Session();
+ * s.receive(new TextEncoder().encode("220 mx ESMTP\r\n"));
+ * s.nextEvent(); // { type: "reply", command: "GREETING", reply: { code: 220, … }, … }
+ * s.send({ type: "EHLO", name: "me.example" }); // "EHLO me.example\r\n"
+ * ```
+ */
+export class Session {
+  readonly #options: SessionOptions;
+  #parser = new ReplyParser();
+  #state: SessionStateName = "greeting";
+  #expected: SessionStateName = "greeting";
+  readonly #pending: Entry[] = [{ command: "GREETING", transaction: null, txn: null }];
+  #capabilities: Capabilities | null = null;
+  #tls: boolean;
+  #authenticated = false;
+  #eof = false;
+  #terminal: ClosedEvent | ProtocolErrorEvent | null = null;
+  /** The transaction commands are being sent for (the last MAIL sent). */
+  #sending: Txn | null = null;
+  /** The transaction replies have confirmed (the last MAIL accepted). */
+  #current: Txn | null = null;
+  #transactions = 0;
+  #data: DataEncoder | null = null;
+  #bdat: BdatEncoder | null = null;
+  /** Base64 initial response held back from a too-long AUTH line. */
+  #heldResponse: string | null = null;
+  readonly #secrets: string[] = [];
+
+  /**
+   * Starts a session waiting for the server's greeting.
+   *
+   * @param options Implicit TLS, pipelining, long-line policy, trace hook.
+   */
+  constructor(options: SessionOptions = {}) {
+    this.#options = options;
+    this.#tls = options.tls === true;
+    const policy = options.onLongLine;
+    if (policy !== undefined && policy !== "error" && policy !== "allow") {
+      throw new TypeError(`onLongLine must be "error" or "allow", got ${JSON.stringify(policy)}`);
+    }
+  }
+
+  /** The confirmed state: what the replies so far establish. */
+  get state(): SessionStateName {
+    return this.#state;
+  }
+  /** The state once every pending command succeeds. */
+  get expectedState(): SessionStateName {
+    return this.#expected;
+  }
+  /** Commands sent and not yet answered, oldest first. */
+  get pending(): readonly PendingCommand[] {
+    return this.#pending.map(({ command, transaction, recipient }) =>
+      recipient === undefined ? { command, transaction } : { command, transaction, recipient }
+    );
+  }
+  /** What the last EHLO reply advertised; `null` before it, after HELO and after STARTTLS. */
+  get capabilities(): Capabilities | null {
+    return this.#capabilities;
+  }
+  /** Whether commands may be pipelined now: the server offers PIPELINING and the options allow it. */
+  get pipelining(): boolean {
+    return this.#options.pipelining !== false && this.#capabilities?.pipelining === true;
+  }
+  /** Whether the connection is TLS (implicit, or after {@link tlsEstablished}). */
+  get tls(): boolean {
+    return this.#tls;
+  }
+  /** Whether AUTH succeeded in this session (since the last TLS start). */
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+  /** RCPT commands accepted in the confirmed transaction. Zero after a 354: only END-OF-DATA is allowed. */
+  get acceptedRecipients(): number {
+    return this.#current?.accepted ?? 0;
+  }
+  /**
+   * Whether RSET should go out before the next MAIL: a transaction is open
+   * with nothing more to send (MAIL or RCPT answered but no data), or the last
+   * one failed and was not reset. `false` while only an end of data is
+   * pending: the next MAIL may be pipelined behind it (RFC 2920 §3.1).
+   */
+  get needsReset(): boolean {
+    const e = this.#expected;
+    return e === "mail" || e === "rcpt" || e === "bdat" || e === "failed" || this.#sending?.status === "failed";
+  }
+  /** Unread octets from the server (the driver checks it is 0 before a TLS handshake). */
+  get bufferedBytes(): number {
+    return this.#parser.bufferedBytes;
+  }
+
+  /**
+   * Whether a command of this type may be sent now (legality only: its
+   * arguments are checked by {@link send}).
+   *
+   * @param type The command type.
+   * @returns `true` when {@link send} would not refuse it for the session's state.
+   */
+  canSend(type: Command["type"]): boolean {
+    return this.#terminal === null && this.#refusal(type === "CONTENT" ? type : sessionCommand({ type } as Command)) === null;
+  }
+
+  /**
+   * Registers a secret (a password, a token) that must never appear in a
+   * trace line: {@link redact} replaces it. AUTH payloads are registered
+   * automatically.
+   *
+   * @param secret The secret; ignored when shorter than 4 characters (it would redact ordinary words).
+   */
+  addSecret(secret: string): void {
+    if (secret.length >= 4 && !this.#secrets.includes(secret)) this.#secrets.push(secret);
+  }
+
+  /**
+   * Replaces every registered secret in `text` with `<redacted>` (for error
+   * messages built from reply text: a server may echo a payload back).
+   *
+   * @param text Any text.
+   * @returns The text without secrets.
+   */
+  redact(text: string): string {
+    for (const secret of this.#secrets) if (text.includes(secret)) text = text.split(secret).join(REDACTED);
+    return text;
+  }
+
+  /**
+   * Turns a command into the octets to write, and records it as pending.
+   *
+   * @param command The command.
+   * @returns The octets to write (for CONTENT possibly a view of the chunk:
+   *   do not modify the chunk until they are written).
+   * @throws {TypeError} When the command is not legal now (the message says
+   *   why) or an argument is invalid (CR/LF, bad address…): nothing changed.
+   * @throws {RangeError} On a too-long line (command, or a message line over
+   *   998 octets with `onLongLine: "error"` — then the session can send nothing
+   *   more but QUIT-less close: drop the connection).
+   * @throws {ConnectionError} When the session is closed.
+   * @throws {ProtocolError} When the server sent octets that answer no command.
+   */
+  send(command: Command): Uint8Array {
+    if (typeof command !== "object" || command === null) throw new TypeError("send() needs a command object");
+    if (this.#pending.length === 0 && this.#parser.bufferedBytes > 0 && this.#terminal === null) this.#stray(command);
+    this.#checkOpen(command.type);
+    const name = command.type === "CONTENT" ? "CONTENT" : sessionCommand(command);
+    const why = this.#refusal(name);
+    if (why !== null) throw new TypeError(why);
+    if (command.type === "CONTENT") return this.#content(command.chunk);
+    if (this.#pending.length >= MAX_PENDING) {
+      throw new RangeError(`More than ${MAX_PENDING} commands are waiting for replies; read them first`);
+    }
+    const { bytes, traced } = this.#write(command);
+    let txn = this.#sending;
+    if (name === "MAIL") {
+      txn = this.#sending = { id: ++this.#transactions, recipients: [], accepted: 0, octets: 0, status: "open" };
+    }
+    const inTxn = name === "MAIL" || name === "RCPT" || name === "DATA" || name === "END-OF-DATA" ||
+      name === "BDAT" || name === "BDAT-LAST";
+    const entry: Entry = command.type === "RCPT"
+      ? { command: name as SessionCommand, transaction: txn?.id ?? null, recipient: command.to, txn }
+      : { command: name as SessionCommand, transaction: inTxn ? txn?.id ?? null : null, txn };
+    this.#pending.push(entry);
+    this.#expected = afterSuccess(this.#expected, name as SessionCommand);
+    if (this.#options.trace) for (const line of traced) this.#trace("send", line);
+    return bytes;
+  }
+
+  /**
+   * {@link send} for several commands at once (a pipelined group): one array
+   * with every command's octets, in order. Stops at the first refusal, which
+   * it throws; the commands before it are then recorded as sent, so only use
+   * groups {@link canSend} allows, or close the connection on an error.
+   *
+   * @param commands The commands, in order.
+   * @returns Their octets, concatenated.
+   */
+  sendAll(commands: readonly Command[]): Uint8Array {
+    const parts = commands.map((c) => this.send(c));
+    return parts.length === 1 ? parts[0]! : concatBytes(parts);
+  }
+
+  /**
+   * Adds octets read from the server. Never throws: problems are reported
+   * by {@link nextEvent}. Octets after the session closed are ignored.
+   *
+   * @param data The octets, in order (not kept: the reader copies what it needs).
+   */
+  receive(data: Uint8Array): void {
+    if (this.#terminal !== null || this.#eof || data.length === 0) return;
+    this.#parser.receiveData(data);
+    const limit = MAX_REPLY_SIZE * (this.#pending.length + 1);
+    if (this.#parser.bufferedBytes > limit) {
+      this.#fail(
+        `Server sent ${this.#parser.bufferedBytes} unread octets, more than ${this.#pending.length} pending command${
+          this.#pending.length === 1 ? "" : "s"
+        } can be answered with`,
+        this.#pending[0]?.command ?? null,
+      );
+    }
+  }
+
+  /** The server closed its end of the connection. */
+  receiveEof(): void {
+    if (this.#eof) return;
+    this.#eof = true;
+    this.#parser.receiveEof();
+  }
+
+  /**
+   * The next event from the received octets (see the module documentation).
+   *
+   * @returns A reply, `closed`, `protocol-error`, {@link NEED_DATA} or {@link IDLE}.
+   */
+  nextEvent(): SessionEvent {
+    if (this.#terminal !== null) return this.#terminal;
+    let reply: Reply | null;
+    try {
+      reply = this.#parser.nextEvent();
+    } catch (err) {
+      return this.#fail((err as Error).message, this.#pending[0]?.command ?? null);
+    }
+    if (reply === null) {
+      if (this.#eof) return this.#close("eof", null, null);
+      return this.#pending.length > 0 || this.#parser.bufferedBytes > 0 ? NEED_DATA : IDLE;
+    }
+    if (this.#options.trace) {
+      const last = reply.lines.length - 1;
+      reply.lines.forEach((l, i) => this.#trace("recv", this.redact(`${reply.code}${i < last ? "-" : " "}${l}`)));
+    }
+    const entry = this.#pending.shift();
+    if (reply.code === 421) return this.#close("421", entry?.command ?? null, reply);
+    if (entry === undefined) return this.#fail(`Reply ${reply.code} arrived with no command pending`, null, reply.code);
+    const moved = afterReply(this.#state, entry.command, reply.code);
+    if ("error" in moved) return this.#fail(moved.error, entry.command, reply.code);
+    if (moved.next === "closed") return this.#close("quit", entry.command, reply);
+    return this.#apply(entry, reply, moved.next);
+  }
+
+  /**
+   * Records that the TLS handshake after the STARTTLS 220 succeeded: the
+   * session starts over (RFC 3207 §4.2: forget all knowledge from before,
+   * send EHLO again).
+   *
+   * @throws {TypeError} When no STARTTLS was accepted.
+   * @throws {ProtocolError} When octets arrived after the 220 (they came
+   *   before the handshake and must not be trusted as if sent over TLS).
+   */
+  tlsEstablished(): void {
+    if (this.#state !== "tls") throw new TypeError(`tlsEstablished() in state "${this.#state}", expected "tls"`);
+    const stray = this.#parser.bufferedBytes;
+    if (stray > 0) {
+      const ev = this.#fail(
+        `Server sent ${stray} octets after its STARTTLS reply, before the TLS handshake; refusing them`,
+        "STARTTLS",
+      );
+      throw ev.error;
+    }
+    this.#parser = new ReplyParser();
+    this.#state = this.#expected = "greeted";
+    this.#tls = true;
+    this.#authenticated = false;
+    this.#capabilities = null;
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  /**
+   * Octets arrived while no command was pending: a 421 closes the session
+   * (RFC 5321 §3.8); anything else answers no command (a server that replies
+   * twice, or early) and would shift every later reply.
+   */
+  #stray(command: Command): void {
+    const ev = this.nextEvent();
+    if (ev.type === "need-data") {
+      this.#fail(
+        `Server sent ${this.#parser.bufferedBytes} octets that answer no command (before ${command.type})`,
+        null,
+      );
+    }
+  }
+
+  #checkOpen(type: Command["type"]): void {
+    const t = this.#terminal;
+    if (t === null) return;
+    const phase: SmtpPhase = type === "CONTENT" ? "message" : commandPhase(sessionCommand({ type } as Command));
+    if (t.type === "protocol-error") throw t.error;
+    const why = t.reply ? `: ${t.reply.code} ${this.redact(t.reply.lines.join(" "))}` : "";
+    throw new ConnectionError(`The session is closed${why}`, { phase, code: t.reply?.code });
+  }
+
+  /** Why a command may not be sent now, or `null`. */
+  #refusal(command: SessionCommand | "CONTENT"): string | null {
+    if (command === "CONTENT") {
+      if (this.#state !== "data" || this.#expected !== "data" || this.#pending.length > 0) {
+        return "Message content may only follow a 354 reply to DATA, before END-OF-DATA";
+      }
+      if (this.acceptedRecipients === 0) {
+        return "No recipient was accepted: answer the 354 with END-OF-DATA alone (a lone dot, RFC 2920 §3.1)";
+      }
+      return null;
+    }
+    const last = this.#pending[this.#pending.length - 1];
+    if (last !== undefined) {
+      if (last.command === "GREETING") return `Wait for the server's greeting before sending ${command}`;
+      if (!this.pipelining) return `Wait for the reply to ${last.command} before sending ${command} (no PIPELINING)`;
+      if (endsGroup(last.command)) {
+        return `${last.command} ends a pipelined group: wait for its reply before sending ${command}`;
+      }
+      if ((command === "BDAT" || command === "BDAT-LAST") && (last.command === "MAIL" || last.command === "RCPT")) {
+        return "Wait for the MAIL and RCPT replies before sending BDAT (RFC 3030 §2)";
+      }
+    }
+    if (!allowedIn(this.#expected, command)) return `${command} is not allowed in state "${this.#expected}"`;
+    if (command === "STARTTLS" && this.#tls) return "STARTTLS is not allowed: TLS is already active";
+    if (command === "AUTH" && this.#authenticated) return "AUTH is not allowed after a successful AUTH (RFC 4954 §4)";
+    return null;
+  }
+
+  /** The octets of a command (arguments checked by the writers) and its trace lines. */
+  #write(command: Exclude<Command, { type: "CONTENT" }>): { bytes: Uint8Array; traced: readonly string[] } {
+    switch (command.type) {
+      case "EHLO":
+        return plain(cmd.ehlo(command.name));
+      case "HELO":
+        return plain(cmd.helo(command.name));
+      case "STARTTLS":
+        return plain(cmd.starttls());
+      case "AUTH":
+        return this.#auth(command.mechanism, command.initialResponse);
+      case "AUTH-RESPONSE": {
+        const held = this.#heldResponse;
+        if (command.response === undefined && held === null) {
+          throw new TypeError("AUTH-RESPONSE needs a response (no initial response is held)");
+        }
+        const bytes = cmd.authResponse(command.response ?? held!);
+        this.#heldResponse = null;
+        this.#secret(command.response ?? held!);
+        return { bytes, traced: [REDACTED] };
+      }
+      case "AUTH-CANCEL":
+        this.#heldResponse = null;
+        return plain(cmd.authCancel());
+      case "MAIL":
+        return plain(cmd.mailFrom(command.from, command.parameters));
+      case "RCPT":
+        return plain(cmd.rcptTo(command.to, command.parameters));
+      case "DATA":
+        return plain(cmd.data());
+      case "END-OF-DATA": {
+        const bytes = this.#data ? this.#data.end() : enc.encode(".\r\n");
+        this.#data = null;
+        const txn = this.#sending;
+        if (txn) txn.octets += bytes.length;
+        return { bytes, traced: [`[${txn?.octets ?? bytes.length} octets of message data, ending with "."]`] };
+      }
+      case "BDAT":
+        return this.#bdatChunk(command.chunk, command.last);
+      case "RSET":
+        return plain(cmd.rset());
+      case "NOOP":
+        return plain(cmd.noop());
+      case "VRFY":
+        return plain(cmd.vrfy(command.query));
+      case "VERB":
+        return plain(cmd.verb());
+      case "QUIT":
+        return plain(cmd.quit());
+    }
+  }
+
+  #auth(mechanism: string, initial: string | undefined): { bytes: Uint8Array; traced: readonly string[] } {
+    const bare = cmd.auth(mechanism); // checks the mechanism name
+    const name = mechanism.toUpperCase();
+    if (initial === undefined) return { bytes: bare, traced: [`AUTH ${name}`] };
+    let bytes: Uint8Array;
+    try {
+      bytes = cmd.auth(mechanism, initial);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      // RFC 4954 §4: an initial response that does not fit the 512-octet line goes after the 334.
+      cmd.authResponse(initial); // checks it is base64 and fits a response line
+      this.#heldResponse = initial;
+      this.#secret(initial);
+      return { bytes: bare, traced: [`AUTH ${name}`] };
+    }
+    this.#heldResponse = null;
+    this.#secret(initial);
+    return { bytes, traced: [`AUTH ${name} ${REDACTED}`] };
+  }
+
+  #secret(base64: string): void {
+    // Long enough not to redact ordinary words from reply text ("=" is the empty response).
+    if (base64.length >= 8 && !this.#secrets.includes(base64)) this.#secrets.push(base64);
+  }
+
+  #content(chunk: Uint8Array): Uint8Array {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError("CONTENT chunk must be a Uint8Array");
+    this.#data ??= new DataEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
+    let out: Uint8Array;
+    try {
+      out = this.#data.push(chunk);
+    } catch (err) {
+      // The encoder cannot continue: the message cannot be ended cleanly. Drop the connection.
+      this.#localFailure(err);
+      throw err;
+    }
+    if (this.#sending) this.#sending.octets += out.length;
+    return out;
+  }
+
+  #bdatChunk(chunk: Uint8Array, last: boolean): { bytes: Uint8Array; traced: readonly string[] } {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError("BDAT chunk must be a Uint8Array");
+    this.#bdat ??= new BdatEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
+    let body: Uint8Array;
+    try {
+      body = this.#bdat.push(chunk);
+      if (last) {
+        const tail = this.#bdat.end();
+        if (tail.length > 0) body = concatBytes([body, tail]);
+        this.#bdat = null;
+      }
+    } catch (err) {
+      this.#localFailure(err);
+      throw err;
+    }
+    const head = cmd.bdat(body.length, last);
+    if (this.#sending) this.#sending.octets += body.length;
+    const bytes = body.length === 0 ? head : concatBytes([head, body]);
+    return { bytes, traced: [`${utf8Decode(head).trimEnd()} [${body.length} octets]`] };
+  }
+
+  /** A local error while message data was half written: the session cannot go on. */
+  #localFailure(err: unknown): void {
+    const error = new ProtocolError(
+      `Message data could not be encoded; the message cannot be ended: ${(err as Error)?.message ?? err}`,
+      { phase: "message", cause: err },
+    );
+    this.#terminal = { type: "protocol-error", error };
+    this.#state = this.#expected = "error";
+    this.#data = this.#bdat = null;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #apply(entry: Entry, reply: Reply, next: SessionStateName): ReplyEvent | ProtocolErrorEvent {
+    const cls = Math.floor(reply.code / 100);
+    const ok = cls === 2;
+    const txn = entry.txn;
+    let recipients: readonly RecipientReply[] | undefined;
+    let octets: number | undefined;
+    let held: boolean | undefined;
+    switch (entry.command) {
+      case "EHLO":
+        if (ok) {
+          this.#capabilities = parseCapabilities(reply);
+          this.#endByHello();
+        }
+        break;
+      case "HELO":
+        if (ok) {
+          this.#capabilities = null;
+          this.#endByHello();
+        }
+        break;
+      case "STARTTLS":
+        if (ok) {
+          this.#capabilities = null;
+          // Octets after the 220 arrived before the handshake (CVE-2011-0411): refuse them.
+          if (this.#parser.bufferedBytes > 0) {
+            return this.#fail(
+              `Server sent ${this.#parser.bufferedBytes} octets after its STARTTLS reply, before the TLS handshake; refusing them`,
+              "STARTTLS",
+            );
+          }
+        }
+        break;
+      case "AUTH":
+      case "AUTH-RESPONSE":
+        if (ok) this.#authenticated = true;
+        if (entry.command === "AUTH" && cls === 3 && this.#heldResponse !== null) held = true;
+        if (cls !== 3) this.#heldResponse = null;
+        break;
+      case "AUTH-CANCEL":
+        this.#heldResponse = null;
+        break;
+      case "MAIL":
+        if (ok) this.#current = txn;
+        else if (txn) txn.status = "failed";
+        break;
+      case "RCPT":
+        if (txn) {
+          txn.recipients.push({ address: entry.recipient!, reply, accepted: ok });
+          if (ok) txn.accepted++;
+        }
+        break;
+      case "DATA":
+        recipients = txn?.recipients.slice();
+        if (cls === 3) this.#data = new DataEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
+        else if (txn) txn.status = "failed";
+        break;
+      case "BDAT":
+        recipients = txn?.recipients.slice();
+        if (!ok && txn) txn.status = "failed";
+        break;
+      case "END-OF-DATA":
+      case "BDAT-LAST":
+        recipients = txn?.recipients.slice();
+        octets = txn?.octets;
+        if (txn && txn.status === "open") txn.status = ok && txn.accepted > 0 ? "delivered" : "failed";
+        break;
+      case "RSET":
+        if (ok && txn && txn.status !== "delivered") txn.status = "reset";
+        break;
+    }
+    // A transaction that ends by the table (RSET, EHLO, end of data) is no longer the confirmed one.
+    if (next === "ready" || next === "greeted") this.#current = null;
+    this.#state = next;
+    this.#expected = this.#pending.reduce<SessionStateName>((s, e) => afterSuccess(s, e.command), next);
+    const event: ReplyEvent = {
+      type: "reply",
+      command: entry.command,
+      reply,
+      outcome: ok ? "accepted" : cls === 3 ? "continue" : "rejected",
+      temporary: cls === 4,
+      state: next,
+      transaction: entry.transaction,
+      ...(entry.recipient !== undefined ? { recipient: entry.recipient } : {}),
+      ...(recipients !== undefined ? { recipients } : {}),
+      ...(octets !== undefined ? { octets } : {}),
+      ...(held ? { initialResponseHeld: true } : {}),
+    };
+    return event;
+  }
+
+  /** EHLO/HELO accepted: any transaction is reset (RFC 5321 §4.1.4). */
+  #endByHello(): void {
+    const txn = this.#sending;
+    if (txn && txn.status !== "delivered") txn.status = "reset";
+    this.#current = null;
+  }
+
+  #close(reason: ClosedEvent["reason"], command: ReplyTo | null, reply: Reply | null): ClosedEvent {
+    const unanswered = this.pending;
+    this.#pending.length = 0;
+    this.#state = this.#expected = "closed";
+    this.#data = this.#bdat = null;
+    const event: ClosedEvent = { type: "closed", reason, command, reply, unanswered };
+    this.#terminal = event;
+    return event;
+  }
+
+  #fail(message: string, command: ReplyTo | null, code?: number): ProtocolErrorEvent {
+    const error = new ProtocolError(`${message}; closing the connection`, {
+      phase: command === null ? undefined : commandPhase(command),
+      code,
+    });
+    this.#pending.length = 0;
+    this.#state = this.#expected = "error";
+    this.#data = this.#bdat = null;
+    const event: ProtocolErrorEvent = { type: "protocol-error", error };
+    this.#terminal = event;
+    return event;
+  }
+
+  #trace(direction: "send" | "recv", line: string): void {
+    try {
+      this.#options.trace!({ direction, line });
+    } catch {
+      // A failing trace hook must not break the session.
+    }
+  }
+}
+
+function plain(bytes: Uint8Array): { bytes: Uint8Array; traced: readonly string[] } {
+  return { bytes, traced: [utf8Decode(bytes).slice(0, -2)] };
+}
+
+/** The state-table name of a command. */
+function sessionCommand(command: Command): SessionCommand {
+  if (command.type === "BDAT") return command.last ? "BDAT-LAST" : "BDAT";
+  if (command.type === "CONTENT") return "END-OF-DATA"; // never recorded: only for phases
+  return command.type;
+}
