@@ -9,6 +9,7 @@ import * as cmd from "../src/protocol/commands.ts";
 import { DataEncoder, scanMessage } from "../src/protocol/data.ts";
 import { parseReplies, ReplyParser } from "../src/protocol/reply.ts";
 import { type Command, Session } from "../src/protocol/session.ts";
+import { afterSuccess, type SessionStateName } from "../src/protocol/state.ts";
 import type { Reply } from "../src/protocol/types.ts";
 import { xtextDecode, xtextEncode } from "../src/protocol/xtext.ts";
 
@@ -287,6 +288,8 @@ test(`Session throws only TypeError from send() and never throws from nextEvent(
         if (ev.type === "reply") {
           assert.equal(ev.state, s.state);
           assert.equal(s.pending.length, before - 1);
+          // The expected state is always the pending commands replayed, as if each succeeds, from the confirmed one.
+          assert.equal(s.expectedState, s.pending.reduce<SessionStateName>((st, p) => afterSuccess(st, p.command), s.state));
         } else {
           assert.ok(ev.type === "closed" || ev.type === "protocol-error", ev.type);
         }

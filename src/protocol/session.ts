@@ -270,7 +270,52 @@ interface Entry extends PendingCommand {
   readonly txn: Txn | null;
 }
 
+/** Commands waiting for replies: a FIFO with O(1) push and shift (a pipelined group may be long). */
+class PendingQueue {
+  #items: (Entry | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+  get first(): Entry | undefined {
+    return this.#items[this.#head];
+  }
+  get last(): Entry | undefined {
+    return this.length > 0 ? this.#items[this.#items.length - 1] : undefined;
+  }
+  push(entry: Entry): void {
+    this.#items.push(entry);
+  }
+  shift(): Entry | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const entry = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return entry;
+  }
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+  toArray(): Entry[] {
+    return this.#items.slice(this.#head) as Entry[];
+  }
+}
+
 const enc = new TextEncoder();
+
+/** A command's octets, and its trace line when it differs from the octets (secrets, message data). */
+interface Written {
+  readonly bytes: Uint8Array;
+  readonly traced: string | null;
+}
 
 /**
  * One SMTP client session, sans-I/O. See the module documentation for the
@@ -288,8 +333,9 @@ export class Session {
   readonly #options: SessionOptions;
   #parser = new ReplyParser();
   #state: SessionStateName = "greeting";
-  #expected: SessionStateName = "greeting";
-  readonly #pending: Entry[] = [{ command: "GREETING", transaction: null, txn: null }];
+  // The greeting is pending: expected is where a 220 leads (invariant: the pending commands replayed from #state).
+  #expected: SessionStateName = "greeted";
+  readonly #pending = new PendingQueue();
   #capabilities: Capabilities | null = null;
   #tls: boolean;
   #authenticated = false;
@@ -314,6 +360,7 @@ export class Session {
   constructor(options: SessionOptions = {}) {
     this.#options = options;
     this.#tls = options.tls === true;
+    this.#pending.push({ command: "GREETING", transaction: null, txn: null });
     const policy = options.onLongLine;
     if (policy !== undefined && policy !== "error" && policy !== "allow") {
       throw new TypeError(`onLongLine must be "error" or "allow", got ${JSON.stringify(policy)}`);
@@ -330,7 +377,7 @@ export class Session {
   }
   /** Commands sent and not yet answered, oldest first. */
   get pending(): readonly PendingCommand[] {
-    return this.#pending.map(({ command, transaction, recipient }) =>
+    return this.#pending.toArray().map(({ command, transaction, recipient }) =>
       recipient === undefined ? { command, transaction } : { command, transaction, recipient }
     );
   }
@@ -440,7 +487,7 @@ export class Session {
       : { command: name as SessionCommand, transaction: inTxn ? txn?.id ?? null : null, txn };
     this.#pending.push(entry);
     this.#expected = afterSuccess(this.#expected, name as SessionCommand);
-    if (this.#options.trace) for (const line of traced) this.#trace("send", line);
+    if (this.#options.trace) this.#trace("send", traced ?? utf8Decode(bytes).slice(0, -2));
     return bytes;
   }
 
@@ -473,7 +520,7 @@ export class Session {
         `Server sent ${this.#parser.bufferedBytes} unread octets, more than ${this.#pending.length} pending command${
           this.#pending.length === 1 ? "" : "s"
         } can be answered with`,
-        this.#pending[0]?.command ?? null,
+        this.#pending.first?.command ?? null,
       );
     }
   }
@@ -496,7 +543,7 @@ export class Session {
     try {
       reply = this.#parser.nextEvent();
     } catch (err) {
-      return this.#fail((err as Error).message, this.#pending[0]?.command ?? null);
+      return this.#fail((err as Error).message, this.#pending.first?.command ?? null);
     }
     if (reply === null) {
       if (this.#eof) return this.#close("eof", null, null);
@@ -539,6 +586,7 @@ export class Session {
     this.#tls = true;
     this.#authenticated = false;
     this.#capabilities = null;
+    this.#sending = this.#current = null;
   }
 
   // ------------------------------------------------------------------ sending
@@ -578,7 +626,7 @@ export class Session {
       }
       return null;
     }
-    const last = this.#pending[this.#pending.length - 1];
+    const last = this.#pending.last;
     if (last !== undefined) {
       if (last.command === "GREETING") return `Wait for the server's greeting before sending ${command}`;
       if (!this.pipelining) return `Wait for the reply to ${last.command} before sending ${command} (no PIPELINING)`;
@@ -596,7 +644,7 @@ export class Session {
   }
 
   /** The octets of a command (arguments checked by the writers) and its trace lines. */
-  #write(command: Exclude<Command, { type: "CONTENT" }>): { bytes: Uint8Array; traced: readonly string[] } {
+  #write(command: Exclude<Command, { type: "CONTENT" }>): Written {
     switch (command.type) {
       case "EHLO":
         return plain(cmd.ehlo(command.name));
@@ -614,7 +662,7 @@ export class Session {
         const bytes = cmd.authResponse(command.response ?? held!);
         this.#heldResponse = null;
         this.#secret(command.response ?? held!);
-        return { bytes, traced: [REDACTED] };
+        return { bytes, traced: REDACTED };
       }
       case "AUTH-CANCEL":
         this.#heldResponse = null;
@@ -630,7 +678,7 @@ export class Session {
         this.#data = null;
         const txn = this.#sending;
         if (txn) txn.octets += bytes.length;
-        return { bytes, traced: [`[${txn?.octets ?? bytes.length} octets of message data, ending with "."]`] };
+        return { bytes, traced: `[${txn?.octets ?? bytes.length} octets of message data, ending with "."]` };
       }
       case "BDAT":
         return this.#bdatChunk(command.chunk, command.last);
@@ -647,10 +695,10 @@ export class Session {
     }
   }
 
-  #auth(mechanism: string, initial: string | undefined): { bytes: Uint8Array; traced: readonly string[] } {
+  #auth(mechanism: string, initial: string | undefined): Written {
     const bare = cmd.auth(mechanism); // checks the mechanism name
     const name = mechanism.toUpperCase();
-    if (initial === undefined) return { bytes: bare, traced: [`AUTH ${name}`] };
+    if (initial === undefined) return { bytes: bare, traced: null };
     let bytes: Uint8Array;
     try {
       bytes = cmd.auth(mechanism, initial);
@@ -660,11 +708,11 @@ export class Session {
       cmd.authResponse(initial); // checks it is base64 and fits a response line
       this.#heldResponse = initial;
       this.#secret(initial);
-      return { bytes: bare, traced: [`AUTH ${name}`] };
+      return { bytes: bare, traced: null };
     }
     this.#heldResponse = null;
     this.#secret(initial);
-    return { bytes, traced: [`AUTH ${name} ${REDACTED}`] };
+    return { bytes, traced: `AUTH ${name} ${REDACTED}` };
   }
 
   #secret(base64: string): void {
@@ -687,7 +735,7 @@ export class Session {
     return out;
   }
 
-  #bdatChunk(chunk: Uint8Array, last: boolean): { bytes: Uint8Array; traced: readonly string[] } {
+  #bdatChunk(chunk: Uint8Array, last: boolean): Written {
     if (!(chunk instanceof Uint8Array)) throw new TypeError("BDAT chunk must be a Uint8Array");
     this.#bdat ??= new BdatEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
     let body: Uint8Array;
@@ -705,7 +753,7 @@ export class Session {
     const head = cmd.bdat(body.length, last);
     if (this.#sending) this.#sending.octets += body.length;
     const bytes = body.length === 0 ? head : concatBytes([head, body]);
-    return { bytes, traced: [`${utf8Decode(head).trimEnd()} [${body.length} octets]`] };
+    return { bytes, traced: `BDAT ${body.length}${last ? " LAST" : ""} [${body.length} octets]` };
   }
 
   /** A local error while message data was half written: the session cannot go on. */
@@ -721,94 +769,109 @@ export class Session {
 
   // ---------------------------------------------------------------- receiving
 
+  /** Applies a reply the table accepts: what it teaches (capabilities, AUTH, transactions), then the event. */
   #apply(entry: Entry, reply: Reply, next: SessionStateName): ReplyEvent | ProtocolErrorEvent {
     const cls = Math.floor(reply.code / 100);
-    const ok = cls === 2;
-    const txn = entry.txn;
-    let recipients: readonly RecipientReply[] | undefined;
-    let octets: number | undefined;
-    let held: boolean | undefined;
-    switch (entry.command) {
-      case "EHLO":
-        if (ok) {
-          this.#capabilities = parseCapabilities(reply);
-          this.#endByHello();
-        }
-        break;
-      case "HELO":
-        if (ok) {
-          this.#capabilities = null;
-          this.#endByHello();
-        }
-        break;
-      case "STARTTLS":
-        if (ok) {
-          this.#capabilities = null;
-          // Octets after the 220 arrived before the handshake (CVE-2011-0411): refuse them.
-          if (this.#parser.bufferedBytes > 0) {
-            return this.#fail(
-              `Server sent ${this.#parser.bufferedBytes} octets after its STARTTLS reply, before the TLS handshake; refusing them`,
-              "STARTTLS",
-            );
-          }
-        }
-        break;
-      case "AUTH":
-      case "AUTH-RESPONSE":
-        if (ok) this.#authenticated = true;
-        if (entry.command === "AUTH" && cls === 3 && this.#heldResponse !== null) held = true;
-        if (cls !== 3) this.#heldResponse = null;
-        break;
-      case "AUTH-CANCEL":
-        this.#heldResponse = null;
-        break;
-      case "MAIL":
-        if (ok) this.#current = txn;
-        else if (txn) txn.status = "failed";
-        break;
-      case "RCPT":
-        if (txn) {
-          txn.recipients.push({ address: entry.recipient!, reply, accepted: ok });
-          if (ok) txn.accepted++;
-        }
-        break;
-      case "DATA":
-        recipients = txn?.recipients.slice();
-        if (cls === 3) this.#data = new DataEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
-        else if (txn) txn.status = "failed";
-        break;
-      case "BDAT":
-        recipients = txn?.recipients.slice();
-        if (!ok && txn) txn.status = "failed";
-        break;
-      case "END-OF-DATA":
-      case "BDAT-LAST":
-        recipients = txn?.recipients.slice();
-        octets = txn?.octets;
-        if (txn && txn.status === "open") txn.status = ok && txn.accepted > 0 ? "delivered" : "failed";
-        break;
-      case "RSET":
-        if (ok && txn && txn.status !== "delivered") txn.status = "reset";
-        break;
-    }
+    const learnt = this.#learnSession(entry.command, reply, cls);
+    if (learnt !== null && typeof learnt === "object") return learnt;
+    const done = this.#learnTransaction(entry, reply, cls);
     // A transaction that ends by the table (RSET, EHLO, end of data) is no longer the confirmed one.
     if (next === "ready" || next === "greeted") this.#current = null;
+    // The expected state assumed this command would succeed; only a different outcome changes it.
+    const assumed = afterSuccess(this.#state, entry.command);
     this.#state = next;
-    this.#expected = this.#pending.reduce<SessionStateName>((s, e) => afterSuccess(s, e.command), next);
-    const event: ReplyEvent = {
+    if (next !== assumed) {
+      let expected = next;
+      for (const e of this.#pending.toArray()) expected = afterSuccess(expected, e.command);
+      this.#expected = expected;
+    }
+    return {
       type: "reply",
       command: entry.command,
       reply,
-      outcome: ok ? "accepted" : cls === 3 ? "continue" : "rejected",
+      outcome: cls === 2 ? "accepted" : cls === 3 ? "continue" : "rejected",
       temporary: cls === 4,
       state: next,
       transaction: entry.transaction,
       ...(entry.recipient !== undefined ? { recipient: entry.recipient } : {}),
-      ...(recipients !== undefined ? { recipients } : {}),
-      ...(octets !== undefined ? { octets } : {}),
-      ...(held ? { initialResponseHeld: true } : {}),
+      ...(done.recipients !== undefined ? { recipients: done.recipients } : {}),
+      ...(done.octets !== undefined ? { octets: done.octets } : {}),
+      ...(learnt === true ? { initialResponseHeld: true } : {}),
     };
-    return event;
+  }
+
+  /**
+   * Session-wide knowledge from a reply: capabilities (EHLO, HELO, STARTTLS)
+   * and authentication. Returns `true` for a 334 that asks for a held initial
+   * response, or a protocol-error event.
+   */
+  #learnSession(command: ReplyTo, reply: Reply, cls: number): ProtocolErrorEvent | boolean | null {
+    const ok = cls === 2;
+    switch (command) {
+      case "EHLO":
+      case "HELO":
+        if (ok) {
+          this.#capabilities = command === "EHLO" ? parseCapabilities(reply) : null;
+          this.#endByHello();
+        }
+        return null;
+      case "STARTTLS":
+        if (!ok) return null;
+        this.#capabilities = null;
+        // Octets after the 220 arrived before the handshake (CVE-2011-0411): refuse them.
+        if (this.#parser.bufferedBytes === 0) return null;
+        return this.#fail(
+          `Server sent ${this.#parser.bufferedBytes} octets after its STARTTLS reply, before the TLS handshake; refusing them`,
+          "STARTTLS",
+        );
+      case "AUTH":
+      case "AUTH-RESPONSE":
+      case "AUTH-CANCEL": {
+        if (ok && command !== "AUTH-CANCEL") this.#authenticated = true;
+        const held = command === "AUTH" && cls === 3 && this.#heldResponse !== null;
+        if (!held) this.#heldResponse = null;
+        return held;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Transaction bookkeeping: per-recipient replies, octets, and how the transaction ended. */
+  #learnTransaction(
+    entry: Entry,
+    reply: Reply,
+    cls: number,
+  ): { readonly recipients?: readonly RecipientReply[]; readonly octets?: number } {
+    const ok = cls === 2;
+    const txn = entry.txn;
+    if (txn === null) return {};
+    switch (entry.command) {
+      case "MAIL":
+        if (ok) this.#current = txn;
+        else txn.status = "failed";
+        return {};
+      case "RCPT":
+        txn.recipients.push({ address: entry.recipient!, reply, accepted: ok });
+        if (ok) txn.accepted++;
+        return {};
+      case "DATA":
+        if (cls === 3) this.#data = new DataEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
+        else txn.status = "failed";
+        return { recipients: txn.recipients.slice() };
+      case "BDAT":
+        if (!ok) txn.status = "failed";
+        return { recipients: txn.recipients.slice() };
+      case "END-OF-DATA":
+      case "BDAT-LAST":
+        if (txn.status === "open") txn.status = ok && txn.accepted > 0 ? "delivered" : "failed";
+        return { recipients: txn.recipients.slice(), octets: txn.octets };
+      case "RSET":
+        if (ok && txn.status !== "delivered") txn.status = "reset";
+        return {};
+      default:
+        return {};
+    }
   }
 
   /** EHLO/HELO accepted: any transaction is reset (RFC 5321 §4.1.4). */
@@ -820,7 +883,7 @@ export class Session {
 
   #close(reason: ClosedEvent["reason"], command: ReplyTo | null, reply: Reply | null): ClosedEvent {
     const unanswered = this.pending;
-    this.#pending.length = 0;
+    this.#pending.clear();
     this.#state = this.#expected = "closed";
     this.#data = this.#bdat = null;
     const event: ClosedEvent = { type: "closed", reason, command, reply, unanswered };
@@ -833,7 +896,7 @@ export class Session {
       phase: command === null ? undefined : commandPhase(command),
       code,
     });
-    this.#pending.length = 0;
+    this.#pending.clear();
     this.#state = this.#expected = "error";
     this.#data = this.#bdat = null;
     const event: ProtocolErrorEvent = { type: "protocol-error", error };
@@ -850,8 +913,8 @@ export class Session {
   }
 }
 
-function plain(bytes: Uint8Array): { bytes: Uint8Array; traced: readonly string[] } {
-  return { bytes, traced: [utf8Decode(bytes).slice(0, -2)] };
+function plain(bytes: Uint8Array): Written {
+  return { bytes, traced: null };
 }
 
 /** The state-table name of a command. */
