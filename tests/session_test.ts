@@ -2,7 +2,8 @@
 // feed server replies, assert the exact octets the core produces and the events it returns.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionError, ProtocolError } from "../src/errors.ts";
+import { authenticate, type SaslIo } from "../src/auth.ts";
+import { ConnectionError, ProtocolError, ReplyError } from "../src/errors.ts";
 import { MAX_REPLY_SIZE } from "../src/protocol/reply.ts";
 import {
   type ClosedEvent,
@@ -12,6 +13,7 @@ import {
   NEED_DATA,
   type ProtocolErrorEvent,
   type ReplyEvent,
+  saslCommand,
   Session,
   type SessionEvent,
   type SessionOptions,
@@ -764,4 +766,86 @@ test("Session: the closing event after QUIT lists nothing unanswered, and QUIT m
   assert.equal(s.nextEvent(), NEED_DATA);
   s.receive(b("221 bye\r\n"));
   assert.equal((s.nextEvent() as ClosedEvent).reason, "quit");
+});
+
+// ------------------------------------------------------------------ auth.ts on the core's writers
+
+/** auth.ts's SaslIo on a Session: every line goes through saslCommand() and Session.send(). */
+function saslOnSession(s: Session, server: string[], wire: string[]): SaslIo {
+  return {
+    send: (line: string) => {
+      wire.push(text(s.send(saslCommand(line))));
+      s.receive(b(server.shift() ?? ""));
+      return Promise.resolve();
+    },
+    read: () => {
+      const ev = s.nextEvent();
+      if (ev.type !== "reply") return Promise.reject(new Error(`expected a reply, got ${ev.type}`));
+      return Promise.resolve(ev.reply);
+    },
+    replyError: (reply, message) => new ReplyError(`${message}: ${reply.code}`, reply, "auth"),
+  };
+}
+
+test("saslCommand() maps auth.ts's lines onto the core's AUTH commands", () => {
+  assert.deepEqual(saslCommand("AUTH PLAIN AHUAcA=="), { type: "AUTH", mechanism: "PLAIN", initialResponse: "AHUAcA==" });
+  assert.deepEqual(saslCommand("AUTH PLAIN ="), { type: "AUTH", mechanism: "PLAIN", initialResponse: "" });
+  assert.deepEqual(saslCommand("AUTH LOGIN"), { type: "AUTH", mechanism: "LOGIN" });
+  assert.deepEqual(saslCommand("*"), { type: "AUTH-CANCEL" });
+  assert.deepEqual(saslCommand("dXNlcg=="), { type: "AUTH-RESPONSE", response: "dXNlcg==" });
+  assert.deepEqual(saslCommand(""), { type: "AUTH-RESPONSE", response: "" });
+});
+
+test("auth.ts's authenticate() runs PLAIN and LOGIN through the core's writers, byte for byte, secrets redacted", async () => {
+  const trace: SessionTrace[] = [];
+  const s = ready(["AUTH PLAIN LOGIN"], { trace: (t) => trace.push(t) });
+  const wire: string[] = [];
+  const mech = await authenticate(saslOnSession(s, ["235 2.7.0 ok\r\n"], wire), ["PLAIN"], { user: "user", pass: "password" }, {
+    host: "mx.example",
+    port: 587,
+  });
+  assert.equal(mech, "PLAIN");
+  assert.deepEqual(wire, ["AUTH PLAIN AHVzZXIAcGFzc3dvcmQ=\r\n"]);
+  assert.equal(s.authenticated, true);
+  assert.equal(trace.at(-2)?.line, "AUTH PLAIN <redacted>");
+
+  const t = ready(["AUTH LOGIN"]);
+  const wire2: string[] = [];
+  await authenticate(
+    saslOnSession(t, ["334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n", "235 ok\r\n"], wire2),
+    ["LOGIN"],
+    { user: "user", pass: "password" },
+    { host: "mx.example", port: 587 },
+  );
+  assert.deepEqual(wire2, ["AUTH LOGIN\r\n", "dXNlcg==\r\n", "cGFzc3dvcmQ=\r\n"]);
+  assert.equal(t.authenticated, true);
+});
+
+test("auth.ts's long initial response goes after the 334 on the core, and a refused one falls back", async () => {
+  const s = ready(["AUTH XOAUTH2"]);
+  const wire: string[] = [];
+  const token = "t".repeat(600);
+  await authenticate(saslOnSession(s, ["334 \r\n", "235 ok\r\n"], wire), ["XOAUTH2"], { user: "u@example.org", token }, {
+    host: "mx.example",
+    port: 587,
+  });
+  assert.equal(wire[0], "AUTH XOAUTH2\r\n");
+  assert.equal(wire.length, 2);
+  assert.ok(wire[1]!.length > 600 && wire[1]!.endsWith("\r\n"));
+  assert.equal(s.redact(wire[1]!.slice(0, -2)), "<redacted>");
+
+  // CRAM-MD5 refused with 535 → auth.ts falls back to PLAIN; the core allows the second AUTH.
+  const t = ready(["AUTH CRAM-MD5 PLAIN"]);
+  const wire2: string[] = [];
+  await authenticate(
+    saslOnSession(t, ["334 PDEyMzQ1QGV4YW1wbGU+\r\n", "535 5.7.8 no\r\n", "235 ok\r\n"], wire2),
+    ["CRAM-MD5", "PLAIN"],
+    { user: "user", pass: "password" },
+    { host: "mx.example", port: 587 },
+  );
+  assert.equal(wire2.length, 3);
+  assert.equal(wire2[0], "AUTH CRAM-MD5\r\n");
+  assert.match(wire2[1]!, /^[A-Za-z0-9+/]+=*\r\n$/); // the CRAM-MD5 response, base64
+  assert.equal(wire2[2], "AUTH PLAIN AHVzZXIAcGFzc3dvcmQ=\r\n");
+  assert.equal(t.authenticated, true);
 });

@@ -913,6 +913,32 @@ export class Session {
   }
 }
 
+/**
+ * The command for one SASL line as `auth.ts` writes it (its `SaslIo.send`
+ * contract: `AUTH <mechanism> [initial-response]`, a base64 response, or
+ * `*`), so a driver can put that AUTH driver on the session core and its
+ * writers (`commands.auth`, `authResponse`, `authCancel`) without changing it.
+ * The order of the lines is still checked by {@link Session.send}.
+ *
+ * @param line The line without CRLF.
+ * @returns The command: `AUTH` (an initial response of `=` is the empty one), `AUTH-CANCEL` or `AUTH-RESPONSE`.
+ * @throws {TypeError} When `line` is not a string.
+ * @example
+ * ```ts
+ * saslCommand("AUTH PLAIN AHUAcA=="); // { type: "AUTH", mechanism: "PLAIN", initialResponse: "AHUAcA==" }
+ * saslCommand("*");                   // { type: "AUTH-CANCEL" }
+ * ```
+ */
+export function saslCommand(line: string): Command {
+  if (typeof line !== "string") throw new TypeError("A SASL line must be a string");
+  if (line === "*") return { type: "AUTH-CANCEL" };
+  const auth = /^AUTH ([^ ]+)(?: ([^ ]*))?$/i.exec(line);
+  if (auth === null) return { type: "AUTH-RESPONSE", response: line };
+  const [, mechanism = "", initial] = auth;
+  if (initial === undefined) return { type: "AUTH", mechanism };
+  return { type: "AUTH", mechanism, initialResponse: initial === "=" ? "" : initial };
+}
+
 function plain(bytes: Uint8Array): Written {
   return { bytes, traced: null };
 }
