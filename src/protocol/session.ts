@@ -97,6 +97,21 @@
  * - Several messages per connection: {@link Session.needsReset} says when the
  *   last transaction failed or is unfinished, so RSET goes out only then.
  *
+ * ## Compared with h11
+ *
+ * Same shape: a state table as data (`state.ts` ↔ `_state.py`), readers and
+ * writers apart (`reply.ts`, `commands.ts`, `data.ts`, `bdat.ts` ↔
+ * `_readers.py`, `_writers.py`), one object tying them together, a
+ * `NEED_DATA` sentinel, sticky terminal states, caps on buffered input.
+ * Different where SMTP differs: one role (a client), so one state, not two;
+ * replies are matched to a FIFO of pending commands (HTTP/1.1 has one request
+ * in flight per cycle, SMTP pipelining has many, across transactions), so the
+ * table is judged twice — legality against the *expected* state, replies
+ * against the *confirmed* one; peer errors are events rather than exceptions,
+ * because a 421 or a stray reply is an ordinary outcome the driver must map
+ * to its own errors; local misuse throws (`TypeError`) and changes nothing,
+ * so a refused command never poisons a usable session.
+ *
  * @module
  */
 
@@ -188,9 +203,11 @@ export interface RecipientReply {
 
 /** The reply to a command. */
 export interface ReplyEvent {
+  /** Discriminant. */
   readonly type: "reply";
   /** What the reply answers. */
   readonly command: ReplyTo;
+  /** The server's reply. */
   readonly reply: Reply;
   /** 2xx `"accepted"`, 3xx `"continue"` (354, 334), 4xx/5xx `"rejected"`. */
   readonly outcome: "accepted" | "continue" | "rejected";
@@ -212,6 +229,7 @@ export interface ReplyEvent {
 
 /** The session ended. */
 export interface ClosedEvent {
+  /** Discriminant. */
   readonly type: "closed";
   /** `"quit"`: the reply to QUIT; `"421"`: the server is closing; `"eof"`: the stream ended. */
   readonly reason: "quit" | "421" | "eof";
@@ -225,7 +243,9 @@ export interface ClosedEvent {
 
 /** The server broke the protocol; the session is unusable. */
 export interface ProtocolErrorEvent {
+  /** Discriminant. */
   readonly type: "protocol-error";
+  /** What the server did wrong, with the phase of the command it concerned. */
   readonly error: ProtocolError;
 }
 
@@ -239,6 +259,7 @@ export type SessionEvent = ReplyEvent | ClosedEvent | ProtocolErrorEvent | typeo
 
 /** One protocol line for a trace (secrets already replaced by `<redacted>`). */
 export interface SessionTrace {
+  /** `"send"`: client to server; `"recv"`: server to client. */
   readonly direction: "send" | "recv";
   /** The line without CRLF, or a bracketed summary for message data. */
   readonly line: string;
@@ -458,9 +479,11 @@ export class Session {
    *   do not modify the chunk until they are written).
    * @throws {TypeError} When the command is not legal now (the message says
    *   why) or an argument is invalid (CR/LF, bad address…): nothing changed.
-   * @throws {RangeError} On a too-long line (command, or a message line over
-   *   998 octets with `onLongLine: "error"` — then the session can send nothing
-   *   more but QUIT-less close: drop the connection).
+   * @throws {RangeError} On a command line over its limit (nothing changed),
+   *   or, for CONTENT and BDAT, a message line over 998 octets with
+   *   `onLongLine: "error"`: the message can then not be ended, the session
+   *   stops (state `"error"`) and the driver must drop the connection.
+   * @throws {RangeError} When {@link MAX_PENDING} commands already wait for replies.
    * @throws {ConnectionError} When the session is closed.
    * @throws {ProtocolError} When the server sent octets that answer no command.
    */
