@@ -849,3 +849,28 @@ test("auth.ts's long initial response goes after the 334 on the core, and a refu
   assert.equal(wire2[2], "AUTH PLAIN AHVzZXIAcGFzc3dvcmQ=\r\n");
   assert.equal(t.authenticated, true);
 });
+
+test("Session with pipelineBdat sends MAIL, RCPT and BDAT LAST in one group, and a refused envelope fails the chunk", () => {
+  const s = ready(["PIPELINING", "CHUNKING"], { pipelineBdat: true });
+  const wire = sent(s, [MAIL(), RCPT("b@example.net"), { type: "BDAT", chunk: b("hi\n"), last: true }]);
+  assert.equal(wire, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 4 LAST\r\nhi\r\n");
+  const evs = replies(s, "250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n");
+  assert.deepEqual(evs.map(short), ["MAIL 250 accepted mail", "RCPT 250 accepted rcpt", "BDAT-LAST 250 accepted ready"]);
+  assert.equal(evs[2]!.octets, 4);
+  assert.equal(s.needsReset, false);
+
+  // Every RCPT refused: the BDAT LAST is refused too, the transaction failed, RSET comes next.
+  sent(s, [MAIL(), RCPT("x@example.net"), { type: "BDAT", chunk: b("hi\r\n"), last: true }]);
+  assert.deepEqual(replies(s, "250 ok\r\n550 no\r\n554 5.5.1 no valid recipients\r\n").map(short), [
+    "MAIL 250 accepted mail", "RCPT 550 rejected mail", "BDAT-LAST 554 rejected mail",
+  ]);
+  assert.equal(s.needsReset, true);
+  assert.equal(s.canSend("MAIL"), false);
+
+  // A 250 to that BDAT LAST would claim a delivery to nobody: a protocol error.
+  const t = ready(["PIPELINING", "CHUNKING"], { pipelineBdat: true });
+  sent(t, [MAIL(), RCPT("x@example.net"), { type: "BDAT", chunk: b("hi\r\n"), last: true }]);
+  t.receive(b("250 ok\r\n550 no\r\n250 queued\r\n"));
+  const last = drain(t).at(-1) as ProtocolErrorEvent;
+  assert.match(last.error.message, /accepts BDAT-LAST although it is out of sequence in state "mail"/);
+});

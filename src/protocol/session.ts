@@ -78,7 +78,7 @@
  * - Without PIPELINING (or with `pipelining: false`) one command at a time.
  *   With it, EHLO, HELO, STARTTLS, AUTH, DATA, NOOP, VRFY, VERB and QUIT end
  *   a group (RFC 2920 §3.1, RFC 3207, RFC 4954); BDAT waits for the MAIL and
- *   RCPT replies (RFC 3030 §2).
+ *   RCPT replies (RFC 3030 §2) unless `pipelineBdat` is set.
  * - Capabilities come from the EHLO reply and are forgotten after STARTTLS
  *   and HELO; AUTH succeeds once; STARTTLS never on a TLS connection.
  * - Message content (`CONTENT`) only after a 354 and only when a recipient
@@ -271,6 +271,14 @@ export interface SessionOptions {
   readonly tls?: boolean;
   /** Pipeline when the server offers PIPELINING. Default `true`. */
   readonly pipelining?: boolean;
+  /**
+   * Let BDAT follow MAIL and RCPT in one pipelined group (one round trip per
+   * message with CHUNKING). Default `false`: RFC 3030 §2 sends BDAT "after all
+   * MAIL and RCPT responses are collected and processed"; Postfix and Exim
+   * accept the pipelined form (Google sends it), but a server that refuses
+   * the envelope must then still read the chunk as data, not as commands.
+   */
+  readonly pipelineBdat?: boolean;
   /** Lines over 998 octets in CONTENT and BDAT chunks: `"error"` (default, a `RangeError`) or `"allow"`. */
   readonly onLongLine?: LongLinePolicy;
   /** Called for every line sent and received, secrets redacted. Must not throw (errors are ignored). */
@@ -656,7 +664,8 @@ export class Session {
       if (endsGroup(last.command)) {
         return `${last.command} ends a pipelined group: wait for its reply before sending ${command}`;
       }
-      if ((command === "BDAT" || command === "BDAT-LAST") && (last.command === "MAIL" || last.command === "RCPT")) {
+      const bdat = command === "BDAT" || command === "BDAT-LAST";
+      if (bdat && (last.command === "MAIL" || last.command === "RCPT") && this.#options.pipelineBdat !== true) {
         return "Wait for the MAIL and RCPT replies before sending BDAT (RFC 3030 §2)";
       }
     }
