@@ -13,8 +13,11 @@
  * - `send(command) → Uint8Array`: checks that `command` is legal now (state
  *   table, RFC 2920 grouping, STARTTLS/AUTH once, BDAT order, no message
  *   content without an accepted recipient), records it as pending and returns
- *   the exact octets to write. An illegal command throws `TypeError` and
- *   changes nothing; a closed session throws `ConnectionError`.
+ *   the exact octets to write. An illegal command or argument throws
+ *   `TypeError` (or `RangeError`) and changes nothing; a closed session
+ *   throws `ConnectionError`, a stopped one its `ProtocolError`. Octets
+ *   already received while nothing was pending are found here: a 421 closes
+ *   the session, anything else answers no command (`ProtocolError`).
  *   `sendAll(commands)` does the same for a pipelined group, in one array.
  * - `receive(bytes)`: hands over octets read from the server (never throws).
  *   `receiveEof()`: the server closed its end.
@@ -48,7 +51,11 @@
  * // connect the socket, then:
  * for (;;) {                                  // wait for the greeting
  *   const ev = s.nextEvent();
- *   if (ev.type === "need-data") { s.receive(await socket.read()); continue; }
+ *   if (ev.type === "need-data") {
+ *     const chunk = await socket.read();       // under the driver's deadline
+ *     if (chunk === null) s.receiveEof(); else s.receive(chunk);
+ *     continue;
+ *   }
  *   if (ev.type === "reply") break;          // ev.command === "GREETING"
  *   throw toError(ev);                        // closed / protocol-error
  * }
