@@ -21,7 +21,7 @@ const FORBIDDEN: [RegExp, string][] = [
 ];
 
 test("src/protocol has the expected files", () => {
-  for (const f of ["bytes.ts", "reply.ts", "capabilities.ts", "commands.ts", "xtext.ts", "data.ts", "bdat.ts", "state.ts", "types.ts"]) {
+  for (const f of ["bytes.ts", "reply.ts", "capabilities.ts", "commands.ts", "xtext.ts", "data.ts", "bdat.ts", "state.ts", "session.ts", "events.ts", "params.ts", "types.ts"]) {
     assert.ok(files.includes(f), f);
   }
 });

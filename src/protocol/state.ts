@@ -1,12 +1,15 @@
 /**
- * The SMTP session as data (design note 2): which command is legal in which
- * state, where each reply class leads, and which commands may be pipelined.
- * Pure: the driver reports what it sent and what it received.
+ * The SMTP session as data (design note 2, h11's `_state.py`): which command
+ * is legal in which state, where each reply class leads, which commands end a
+ * pipelined group, and each command's error phase. One table, no I/O, no
+ * class: the session core (`session.ts`) is its only user, and the only place
+ * that moves a session from state to state.
  *
  * With PIPELINING (RFC 2920) commands go out before earlier replies are in.
  * Legality is then judged against the *expected* state (every pending
- * command assumed to succeed); replies move the *confirmed* state, one
- * pending command at a time, in order.
+ * command assumed to succeed, {@link afterSuccess}); replies move the
+ * *confirmed* state, one pending command at a time, in order
+ * ({@link afterReply}).
  *
  * Grouping (RFC 2920 §3.1): MAIL, RCPT, RSET and the end of message data
  * (the lone dot, or BDAT) may be followed by more commands; EHLO, HELO, DATA,
@@ -17,8 +20,7 @@
  * @module
  */
 
-import { ProtocolError, type SmtpPhase } from "../errors.ts";
-import type { Reply } from "./types.ts";
+import type { SmtpPhase } from "../errors.ts";
 
 /** Where a session is. */
 export type SessionStateName =
@@ -30,7 +32,7 @@ export type SessionStateName =
   | "greeted"
   /** EHLO/HELO accepted, no transaction. */
   | "ready"
-  /** STARTTLS accepted: nothing may be sent until the handshake (see {@link SessionState.tlsEstablished}). */
+  /** STARTTLS accepted: nothing may be sent until the TLS handshake is done. */
   | "tls"
   /** AUTH in progress: the server sent a 334 challenge. */
   | "auth"
@@ -44,16 +46,23 @@ export type SessionStateName =
   | "bdat"
   /** A BDAT failed: the transaction state is indeterminate, RSET required (RFC 3030 §2). */
   | "failed"
-  /** QUIT answered, or the server sent 421. */
-  | "closed";
+  /** QUIT answered, the server sent 421, or the connection ended. */
+  | "closed"
+  /** The server broke the protocol (stray reply, wrong reply class, malformed reply): nothing more. */
+  | "error";
 
-/** A command as the state machine sees it. `END-OF-DATA` is the message content with its lone dot. */
+/**
+ * A command as the state machine sees it. `END-OF-DATA` is the end of the
+ * message content (the lone dot); `AUTH-RESPONSE` a SASL response line;
+ * `AUTH-CANCEL` the `*` line (RFC 4954 §4).
+ */
 export type SessionCommand =
   | "EHLO"
   | "HELO"
   | "STARTTLS"
   | "AUTH"
   | "AUTH-RESPONSE"
+  | "AUTH-CANCEL"
   | "MAIL"
   | "RCPT"
   | "DATA"
@@ -69,39 +78,11 @@ export type SessionCommand =
 /** What a reply answers: a command, or the connection itself (the greeting). */
 export type ReplyTo = SessionCommand | "GREETING";
 
-/** What a reply did, returned by {@link SessionState.received}. */
-export type SessionEvent =
-  | {
-    /** 2xx. */
-    readonly type: "accepted";
-    readonly command: ReplyTo;
-    readonly reply: Reply;
-    /** The confirmed state after the reply. */
-    readonly state: SessionStateName;
-  }
-  | {
-    /** 3xx: 354 to DATA, 334 to AUTH. */
-    readonly type: "continue";
-    readonly command: ReplyTo;
-    readonly reply: Reply;
-    readonly state: SessionStateName;
-  }
-  | {
-    /** 4xx or 5xx. */
-    readonly type: "rejected";
-    readonly command: ReplyTo;
-    readonly reply: Reply;
-    readonly state: SessionStateName;
-    /** 4xx: trying later may succeed. */
-    readonly temporary: boolean;
-  }
-  | {
-    /** The reply to QUIT, or a 421 (to any command, or unsolicited: `command` is `null`). */
-    readonly type: "closed";
-    readonly command: ReplyTo | null;
-    readonly reply: Reply;
-    readonly state: "closed";
-  };
+/** Every command, in a fixed order (for diagnostics and tests). */
+export const SESSION_COMMANDS: readonly SessionCommand[] = Object.freeze([
+  "EHLO", "HELO", "STARTTLS", "AUTH", "AUTH-RESPONSE", "AUTH-CANCEL", "MAIL", "RCPT", "DATA", "END-OF-DATA",
+  "BDAT", "BDAT-LAST", "RSET", "NOOP", "VRFY", "VERB", "QUIT",
+]);
 
 /** `"="`: the state does not change. */
 type Target = SessionStateName | "=";
@@ -137,7 +118,11 @@ const TABLE: { readonly [S in SessionStateName]: { readonly [C in ReplyTo]?: Row
     QUIT,
   },
   tls: {},
-  auth: { "AUTH-RESPONSE": { ok: "ready", more: "auth", fail: "ready" } },
+  auth: {
+    "AUTH-RESPONSE": { ok: "ready", more: "auth", fail: "ready" },
+    // RFC 4954 §4: the server MUST reject a cancelled exchange with 501.
+    "AUTH-CANCEL": { fail: "ready" },
+  },
   mail: {
     RCPT: { ok: "rcpt", fail: "=" },
     // Pipelined DATA after every RCPT failed: some servers still say 354 (RFC 2920 §3.1); send the lone dot.
@@ -178,6 +163,7 @@ const TABLE: { readonly [S in SessionStateName]: { readonly [C in ReplyTo]?: Row
     MAIL: { ok: "mail", fail: "=", late: true },
   },
   closed: {},
+  error: {},
 };
 
 /** Per command: may more commands follow it before its reply (RFC 2920 §3.1), and its error phase. */
@@ -188,6 +174,7 @@ const COMMANDS: { readonly [C in ReplyTo]: { readonly more: boolean; readonly ph
   STARTTLS: { more: false, phase: "starttls" },
   AUTH: { more: false, phase: "auth" },
   "AUTH-RESPONSE": { more: false, phase: "auth" },
+  "AUTH-CANCEL": { more: false, phase: "auth" },
   MAIL: { more: true, phase: "mail" },
   RCPT: { more: true, phase: "rcpt" },
   DATA: { more: false, phase: "data" },
@@ -212,172 +199,73 @@ export function commandPhase(command: ReplyTo): SmtpPhase {
 }
 
 /**
- * The session state machine.
+ * Whether a command ends a pipelined group (RFC 2920 §3.1): nothing may be
+ * sent after it until its reply is in.
  *
- * @example
- * ```ts
- * const s = new SessionState();
- * s.received({ type: "reply", code: 220, enhanced: null, lines: ["mx ESMTP"] }); // greeted
- * s.sent("EHLO");
- * s.received({ type: "reply", code: 250, enhanced: null, lines: ["mx", "PIPELINING"] });
- * s.pipelining = true;
- * s.sent("MAIL"); s.sent("RCPT"); s.sent("DATA"); // one pipelined group
- * s.canSend("RCPT"); // false: DATA ends the group
- * ```
+ * @param command A command, or `"GREETING"` (the greeting must be awaited too).
+ * @returns `true` for EHLO, HELO, STARTTLS, AUTH (and its responses), DATA, NOOP, VRFY, VERB, QUIT.
  */
-export class SessionState {
-  #state: SessionStateName = "greeting";
-  #expected: SessionStateName = "greeting";
-  readonly #pending: ReplyTo[] = ["GREETING"];
-  #tls = false;
-  #authenticated = false;
-  #recipients = 0;
+export function endsGroup(command: ReplyTo): boolean {
+  return !COMMANDS[command].more;
+}
 
-  /** Whether the server offered PIPELINING (set by the driver after EHLO; cleared by {@link tlsEstablished}). */
-  pipelining = false;
+/**
+ * Whether the table lets `command` be sent in `state` (the expected state,
+ * with PIPELINING). Rules outside the table (grouping, STARTTLS once, AUTH
+ * once) are the session core's.
+ *
+ * @param state The expected state.
+ * @param command The command.
+ * @returns `true` when a row exists and is not reachable only late.
+ */
+export function allowedIn(state: SessionStateName, command: SessionCommand): boolean {
+  const row = TABLE[state][command];
+  return row !== undefined && row.late !== true;
+}
 
-  /**
-   * Starts a session in state `"greeting"`, waiting for the server's greeting.
-   *
-   * @param options `tls: true` for implicit TLS (RFC 8314): STARTTLS is then never legal.
-   */
-  constructor(options: { readonly tls?: boolean } = {}) {
-    this.#tls = options.tls === true;
-  }
+/**
+ * Where a command leads when it succeeds: 2xx, or 3xx for commands that only
+ * continue (DATA).
+ *
+ * @param state The expected state before it.
+ * @param command The command.
+ * @returns The expected state after it (unchanged when the table has no row).
+ */
+export function afterSuccess(state: SessionStateName, command: ReplyTo): SessionStateName {
+  const row = TABLE[state][command];
+  return row ? resolve(row.ok ?? row.more ?? row.fail, state) : state;
+}
 
-  /** The confirmed state: what the replies so far establish. */
-  get state(): SessionStateName {
-    return this.#state;
+/**
+ * Where a reply to `command` leads from the confirmed `state`.
+ *
+ * A command with no row in `state` was pipelined behind one that failed
+ * (e.g. RCPT after a refused MAIL): a 4xx/5xx to it is expected and leaves the
+ * state alone; a 2xx/3xx is a protocol error.
+ *
+ * @param state The confirmed state.
+ * @param command The oldest pending command.
+ * @param code The reply code (200–559).
+ * @returns `{ next }`, or `{ error }` naming why this reply cannot answer it.
+ */
+export function afterReply(
+  state: SessionStateName,
+  command: ReplyTo,
+  code: number,
+): { readonly next: SessionStateName } | { readonly error: string } {
+  const cls = Math.floor(code / 100);
+  const row = TABLE[state][command];
+  let target: Target | undefined;
+  if (row) target = cls === 2 ? row.ok : cls === 3 ? row.more : row.fail;
+  else if (cls >= 4) target = "=";
+  if (target === undefined) {
+    return {
+      error: row
+        ? `Reply ${code} is not a valid answer to ${command}`
+        : `Reply ${code} accepts ${command} although it is out of sequence in state "${state}"`,
+    };
   }
-  /** The state once every pending command succeeds. */
-  get expectedState(): SessionStateName {
-    return this.#expected;
-  }
-  /** Commands sent and not yet answered, oldest first. */
-  get pending(): readonly ReplyTo[] {
-    return this.#pending.slice();
-  }
-  /** Whether the connection is TLS (implicit, or after {@link tlsEstablished}). */
-  get tls(): boolean {
-    return this.#tls;
-  }
-  /** Whether AUTH succeeded in this session. */
-  get authenticated(): boolean {
-    return this.#authenticated;
-  }
-  /** RCPT commands accepted since the last accepted MAIL. Zero after a 354: send just the lone dot. */
-  get acceptedRecipients(): number {
-    return this.#recipients;
-  }
-
-  /**
-   * Whether `command` may be sent now.
-   *
-   * @param command The command.
-   * @returns `true` when {@link sent} would accept it.
-   */
-  canSend(command: SessionCommand): boolean {
-    return this.#refusal(command) === null;
-  }
-
-  /**
-   * Records that `command` was sent.
-   *
-   * @param command The command written to the server.
-   * @throws {TypeError} When it is not legal now (the message says why).
-   */
-  sent(command: SessionCommand): void {
-    const why = this.#refusal(command);
-    if (why !== null) throw new TypeError(why);
-    this.#pending.push(command);
-    const row = TABLE[this.#expected][command]!;
-    this.#expected = resolve(row.ok ?? row.more ?? row.fail, this.#expected);
-  }
-
-  /**
-   * Applies the server's reply to the oldest pending command.
-   *
-   * @param reply The parsed reply.
-   * @returns What the reply did.
-   * @throws {ProtocolError} On a reply nothing asked for, or a reply class
-   *   the command cannot get (e.g. 354 to RCPT, or 250 to a RCPT sent after MAIL failed).
-   */
-  received(reply: Reply): SessionEvent {
-    if (this.#state === "closed") throw new ProtocolError(`Reply ${reply.code} after the session closed`);
-    const command = this.#pending.shift();
-    if (reply.code === 421 || command === undefined) {
-      if (reply.code !== 421) {
-        throw new ProtocolError(`Reply ${reply.code} arrived with no command pending`);
-      }
-      this.#close();
-      return { type: "closed", command: command ?? null, reply, state: "closed" };
-    }
-    const cls = Math.floor(reply.code / 100);
-    const row = TABLE[this.#state][command];
-    let target: Target | undefined;
-    if (row) target = cls === 2 ? row.ok : cls === 3 ? row.more : row.fail;
-    else if (cls >= 4) target = "="; // a pipelined command behind one that failed: refused, as it should be
-    if (target === undefined) {
-      throw new ProtocolError(
-        row
-          ? `Reply ${reply.code} is not a valid answer to ${command}`
-          : `Reply ${reply.code} accepts ${command} although it is out of sequence in state "${this.#state}"`,
-      );
-    }
-    const next = resolve(target, this.#state);
-    if (next === "closed") {
-      this.#close();
-      return { type: "closed", command, reply, state: "closed" };
-    }
-    if (cls === 2 && command === "MAIL") this.#recipients = 0;
-    if (cls === 2 && command === "RCPT") this.#recipients++;
-    if (cls === 2 && (command === "AUTH" || command === "AUTH-RESPONSE")) this.#authenticated = true;
-    this.#state = next;
-    this.#expected = this.#pending.reduce<SessionStateName>((s, c) => {
-      const r = TABLE[s][c];
-      return r ? resolve(r.ok ?? r.more ?? r.fail, s) : s;
-    }, next);
-    if (cls === 2) return { type: "accepted", command, reply, state: next };
-    if (cls === 3) return { type: "continue", command, reply, state: next };
-    return { type: "rejected", command, reply, state: next, temporary: cls === 4 };
-  }
-
-  /**
-   * Records that the TLS handshake after STARTTLS succeeded: the session
-   * starts over (RFC 3207 §4.2: forget all knowledge, send EHLO again).
-   *
-   * @throws {TypeError} When no STARTTLS was accepted.
-   */
-  tlsEstablished(): void {
-    if (this.#state !== "tls") throw new TypeError(`tlsEstablished() in state "${this.#state}", expected "tls"`);
-    this.#state = this.#expected = "greeted";
-    this.#tls = true;
-    this.#authenticated = false;
-    this.pipelining = false;
-  }
-
-  #close(): void {
-    this.#state = this.#expected = "closed";
-    this.#pending.length = 0;
-  }
-
-  /** Why `command` may not be sent now, or `null`. */
-  #refusal(command: SessionCommand): string | null {
-    const last = this.#pending[this.#pending.length - 1];
-    if (last !== undefined) {
-      if (last === "GREETING") return `Wait for the server's greeting before sending ${command}`;
-      if (!this.pipelining) return `Wait for the reply to ${last} before sending ${command} (no PIPELINING)`;
-      if (!COMMANDS[last].more) return `${last} ends a pipelined group: wait for its reply before sending ${command}`;
-      if ((command === "BDAT" || command === "BDAT-LAST") && (last === "MAIL" || last === "RCPT")) {
-        return `Wait for the MAIL and RCPT replies before sending BDAT (RFC 3030 §2)`;
-      }
-    }
-    const row = TABLE[this.#expected][command];
-    if (!row || row.late) return `${command} is not allowed in state "${this.#expected}"`;
-    if (command === "STARTTLS" && this.#tls) return "STARTTLS is not allowed: TLS is already active";
-    if (command === "AUTH" && this.#authenticated) return "AUTH is not allowed after a successful AUTH (RFC 4954 §4)";
-    return null;
-  }
+  return { next: resolve(target, state) };
 }
 
 function resolve(target: Target, current: SessionStateName): SessionStateName {

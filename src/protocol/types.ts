@@ -42,3 +42,6 @@ export interface Capabilities {
   /** ENHANCEDSTATUSCODES (RFC 2034). */
   readonly enhancedStatusCodes: boolean;
 }
+
+/** DSN NOTIFY request for a recipient (RFC 3461 §4.1): `"NEVER"`, or any of SUCCESS, FAILURE, DELAY. */
+export type DsnNotify = "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[];
