@@ -36,7 +36,7 @@ import { parseCapabilities } from "./protocol/capabilities.ts";
 import * as cmd from "./protocol/commands.ts";
 import { DataEncoder, scanMessage } from "./protocol/data.ts";
 import { BdatEncoder } from "./protocol/bdat.ts";
-import { orcptValue, xtextEncode } from "./protocol/xtext.ts";
+import { envelopeIdValue, orcptValue } from "./protocol/xtext.ts";
 import type { Capabilities, Reply } from "./protocol/types.ts";
 import { authenticate } from "./auth.ts";
 import type { ComposedMessage } from "./message/compose.ts";
@@ -516,9 +516,11 @@ export class SmtpClient {
     if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
     if (caps?.eightBitMime && (eightBit ?? !("bytes" in content))) params.push(["BODY", "8BITMIME"]);
     if (smtpUtf8 && caps?.smtpUtf8) params.push(["SMTPUTF8", true]);
+    // Checked whether or not the server offers DSN, so a bad id fails the same way everywhere.
+    const envid = message.dsnEnvelopeId ? envelopeIdValue(message.dsnEnvelopeId) : undefined;
     if (caps?.dsn) {
       if (message.dsnReturn) params.push(["RET", message.dsnReturn]);
-      if (message.dsnEnvelopeId) params.push(["ENVID", xtextEncode(message.dsnEnvelopeId)]);
+      if (envid !== undefined) params.push(["ENVID", envid]);
     }
     const commands: Uint8Array[] = [cmd.mailFrom(message.from, params)];
     for (const r of recipients) {

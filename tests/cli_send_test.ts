@@ -129,6 +129,17 @@ describe("sendmail mode", () => {
     assert.ok(lines.some((l) => /^RCPT TO:<you@example\.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;you@example\.net$/.test(l)), lines.join("\n"));
   });
 
+  test("-V with spaces is sent xtext-encoded (ENVID=id+20x); a -V with a tab is a usage error (64) and nothing is sent", async () => {
+    const r = await run(["-V", "id x", "you@example.net"], "From: me@example.org\n\nbody\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    const mail = r.srv.sessions[0]!.lines.find((l) => l.startsWith("MAIL FROM:"))!;
+    assert.match(mail, / ENVID=id\+20x(?: |$)/);
+    const bad = await run(["-V", "id\tx", "you@example.net"], "From: me@example.org\n\nbody\n");
+    assert.equal(bad.code, 64);
+    assert.match(bad.host.stderr, /-V: /);
+    assert.equal(bad.srv.sessions.length, 0);
+  });
+
   test("no sender anywhere → 65", async () => {
     const r = await run(["you@example.net"], "Subject: no from\n\nbody\n");
     assert.equal(r.code, 65);

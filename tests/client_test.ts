@@ -392,6 +392,28 @@ describe("SmtpClient data", () => {
     assert.deepEqual(s.errors, []);
   });
 
+  test("an ENVID with spaces is xtext-encoded byte for byte; a forbidden one is refused before MAIL, DSN offered or not", async () => {
+    const { s, c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: EHLO_PIPE },
+      { expect: "MAIL FROM:<a@x.test> SIZE=3 ENVID=batch+2042+20+2B+3D\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" },
+      { send: "250 ok\r\n250 ok\r\n354 go\r\n" },
+      { expect: "x\r\n.\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    await c.connect();
+    await c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: "batch 42 +=" });
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: "a\tb" }), /U\+0009/);
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: " ".repeat(40) }), RangeError);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.position(), 7);
+    const t = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { send: EHLO_PLAIN }]);
+    await t.c.connect();
+    await assert.rejects(t.c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: "caf\u00e9" }), TypeError);
+    assert.equal(t.s.writes.length, 1);
+  });
+
   test("a message larger than the advertised SIZE is refused before MAIL", async () => {
     const { s, c } = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { send: "250-mx\r\n250 SIZE 10\r\n" }]);
     await c.connect();
