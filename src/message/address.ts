@@ -15,6 +15,7 @@
  * @module
  */
 
+import { codePointName, describeForbidden, firstForbidden, isControl } from "./chars.ts";
 import { decodeWords, encodeWords, utf8 } from "./encoding.ts";
 import { assertHeaderText, assertNoEncodedWord, HeaderFolder, needsEncoding } from "./headers.ts";
 
@@ -398,14 +399,85 @@ export interface EnvelopeAddressOptions {
 
 const DOT_STRING_ASCII = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
 const QUOTED_SMTP = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*"$/;
-const ADDRESS_LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+|[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+)\]$/;
+
+/** RFC 5321 `Snum` as a value 0–255, written without leading zeros (see {@link isAddressLiteral}). */
+const SNUM = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
+const IPV4 = new RegExp(`^${SNUM}(?:\\.${SNUM}){3}$`);
+const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
+
+/** Whether `groups` (text between colons) are all 1–4 hex digits. */
+function hexGroups(text: string): number {
+  if (text === "") return 0;
+  const groups = text.split(":");
+  return groups.every((g) => HEX_GROUP.test(g)) ? groups.length : -1;
+}
+
+/**
+ * RFC 5321 §4.1.3 `IPv6-addr`: IPv6-full (8 groups), IPv6-comp (`::` and at
+ * most 6 other groups), IPv6v4-full (6 groups and an IPv4 address),
+ * IPv6v4-comp (`::`, at most 4 other groups and an IPv4 address). The `::`
+ * stands for at least two zero groups, as §4.1.3 says.
+ */
+function isIpv6(text: string): boolean {
+  let body = text;
+  let full = 8;
+  let comp = 6;
+  const lastColon = text.lastIndexOf(":");
+  if (text.includes(".")) {
+    if (lastColon < 0 || !IPV4.test(text.slice(lastColon + 1))) return false;
+    // Keep the colon before the IPv4 part when it is the second of "::".
+    body = text.slice(0, text[lastColon - 1] === ":" ? lastColon + 1 : lastColon);
+    full = 6;
+    comp = 4;
+  }
+  const dc = body.indexOf("::");
+  if (dc < 0) return hexGroups(body) === full;
+  if (body.indexOf("::", dc + 1) >= 0) return false;
+  const left = hexGroups(body.slice(0, dc));
+  const right = hexGroups(body.slice(dc + 2));
+  return left >= 0 && right >= 0 && left + right <= comp;
+}
+
+/**
+ * Whether text is an RFC 5321 §4.1.3 address literal (with its brackets):
+ * `[192.0.2.1]` or `[IPv6:2001:db8::1]` (the tag in any case, as ABNF
+ * strings are).
+ *
+ * Decisions, stricter than the grammar where it leaves a routing ambiguity:
+ * - IPv4 numbers are 0–255 written without leading zeros: `Snum` allows
+ *   `[010.0.0.1]`, but resolvers built on `inet_aton` read `010` as octal
+ *   (8), others as decimal (10), so the literal is refused rather than
+ *   routed one way or the other.
+ * - General-address-literals (`[tag:content]`) are refused: §4.1.3 requires
+ *   the tag to be standardized and registered with IANA, and the only
+ *   registered tag is `IPv6`, which is checked as above.
+ *
+ * @param text The domain part of an address, e.g. `"[IPv6:1::2]"`.
+ * @returns `true` when it is a valid IPv4 or IPv6 address literal.
+ * @example
+ * ```ts
+ * isAddressLiteral("[255.255.255.255]"); // true
+ * isAddressLiteral("[255.255.255.256]"); // false
+ * isAddressLiteral("[IPv6:1::2:]"); // false
+ * ```
+ */
+export function isAddressLiteral(text: string): boolean {
+  if (text.length < 3 || text[0] !== "[" || text[text.length - 1] !== "]") return false;
+  const inner = text.slice(1, -1);
+  if (IPV4.test(inner)) return true;
+  if (/^ipv6:/i.test(inner)) return isIpv6(inner.slice(5));
+  return false;
+}
 
 /**
  * Whether a string can be sent as an SMTP path (`MAIL FROM:<…>`, `RCPT TO:<…>`)
  * per RFC 5321 §4.1.2: a dot-string or quoted local part, `@`, a host name
- * or address literal; at most 254 octets; no CR, LF, NUL, or other control
- * characters. Local parts longer than 64 octets are accepted (SRS and VERP
- * addresses exceed it and servers take them).
+ * or an address literal checked to the letter ({@link isAddressLiteral});
+ * at most 254 octets, domain at most 255 and each label at most 63. No
+ * control character anywhere (C0, DEL, C1, U+2028, U+2029), no lone
+ * surrogate and no non-character (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF). Local
+ * parts longer than 64 octets are accepted (SRS and VERP addresses exceed it
+ * and servers take them).
  *
  * @param address The address without angle brackets.
  * @param options Null sender and UTF-8 acceptance.
@@ -413,15 +485,17 @@ const ADDRESS_LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+|[A-Za
  * @example
  * ```ts
  * isValidEnvelopeAddress("a@example.org"); // true
+ * isValidEnvelopeAddress("a@[IPv6:2001:db8::1]"); // true
  * isValidEnvelopeAddress("a@example.org>\r\nRCPT TO:<b@example.org"); // false
+ * isValidEnvelopeAddress("a@[255.255.255.256]"); // false
  * ```
  */
 export function isValidEnvelopeAddress(address: string, options: EnvelopeAddressOptions = {}): boolean {
   if (typeof address !== "string") return false;
   if (address === "") return options.allowEmpty === true;
   const allowUtf8 = options.utf8 !== false;
-  if (/[^\x20-\x7e\u0080-\uffff]/.test(address)) return false;
-  if (!allowUtf8 && /[\u0080-\uffff]/.test(address)) return false;
+  if (firstForbidden(address) !== null) return false;
+  if (!allowUtf8 && /[^\x20-\x7e]/.test(address)) return false;
   if (utf8(address).length > 254) return false;
   const at = address.lastIndexOf("@");
   if (at <= 0) return false;
@@ -429,7 +503,7 @@ export function isValidEnvelopeAddress(address: string, options: EnvelopeAddress
   const domain = address.slice(at + 1);
   const dotString = allowUtf8 ? DOT_ATOM : DOT_STRING_ASCII;
   if (!dotString.test(local) && !QUOTED_SMTP.test(local)) return false;
-  if (ADDRESS_LITERAL.test(domain)) return true;
+  if (domain.startsWith("[")) return isAddressLiteral(domain);
   if (utf8(domain).length > 255) return false;
   return domain.split(".").every((l) => LABEL.test(l) && utf8(l).length <= 63);
 }
