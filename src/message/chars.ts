@@ -93,3 +93,15 @@ export function codePointName(cp: number): string {
 export function describeForbidden(f: ForbiddenChar): string {
   return `the ${f.kind === "control" ? "control character" : f.kind} ${codePointName(f.codePoint)}`;
 }
+
+/**
+ * Quotes text for an error message so that no control, separator or lone
+ * surrogate is printed raw: JSON string syntax, with C1 controls, U+2028,
+ * U+2029 and DEL escaped as well (`JSON.stringify` leaves them raw).
+ *
+ * @param text The text.
+ * @returns The quoted text, e.g. `"a\u2028b"`.
+ */
+export function quoteText(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

@@ -29,7 +29,7 @@
  */
 
 import { concatBytes } from "../protocol/bytes.ts";
-import { asciiAddress, flattenAddresses, foldAddresses, isValidEnvelopeAddress, type Mailbox, parseAddressList } from "./address.ts";
+import { asciiAddress, assertDisplayName, flattenAddresses, foldAddresses, isValidEnvelopeAddress, type Mailbox, parseAddressList } from "./address.ts";
 import { utf8 } from "./encoding.ts";
 import {
   assertHeaderText,
@@ -334,7 +334,7 @@ export async function prepareRaw(
   options: PrepareRawOptions = {},
 ): Promise<PreparedMessage> {
   const max = options.maxHeaderBytes ?? 1024 * 1024;
-  if (options.fullName !== undefined) assertHeaderText(options.fullName, "Full name (-F)");
+  if (options.fullName !== undefined) assertDisplayName(options.fullName, "Full name (-F)");
   const split = await splitHeader(input, max);
   const { buf, fieldsStart, headerEnd, bodyStart } = split;
   // Everything before the body (mbox line and empty line included): no bare CR, no NUL.
