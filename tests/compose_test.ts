@@ -527,7 +527,11 @@ test("compose() puts Bcc only in the envelope and dedupes recipients", () => {
   assert.deepEqual(o.envelope, { from: "", to: ["x@example.net"] });
   const u = compose({ from: "jörg@example.org", to: "b@bücher.example" });
   assert.equal(u.smtputf8, true);
-  assert.deepEqual(u.envelope, { from: "jörg@example.org", to: ["b@xn--bcher-kva.example"] });
+  // The envelope keeps the addresses as written; the client converts the domain for a server without SMTPUTF8.
+  assert.deepEqual(u.envelope, { from: "jörg@example.org", to: ["b@bücher.example"] });
+  // …and dedupes by the A-label form.
+  const v = compose({ from: "a@example.org", to: ["b@bücher.example", "b@XN--BCHER-KVA.example"] });
+  assert.deepEqual(v.envelope.to, ["b@bücher.example"]);
 });
 
 test("compose() streams file attachments through the injected reader", async () => {

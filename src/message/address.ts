@@ -25,6 +25,7 @@
 
 import { describeForbidden, firstForbidden, isControl, quoteText } from "./chars.ts";
 import { decodeEncodedWord, encodeWords, utf8 } from "./encoding.ts";
+import { domainToAscii } from "./idna.ts";
 import { assertHeaderText, assertNoEncodedWord, HeaderFolder, needsEncoding } from "./headers.ts";
 
 /** One mailbox: a display name and an address. */
@@ -455,23 +456,16 @@ export function domainOf(address: string): string {
 }
 
 /**
- * The ASCII (A-label, punycode) form of a domain; ASCII domains and domain
- * literals are returned unchanged.
+ * The ASCII (A-label, Punycode) form of a domain; ASCII domains and domain
+ * literals are returned unchanged. The same conversion as
+ * {@link domainToAscii} (src/message/idna.ts).
  *
  * @param domain A domain such as `"bücher.example"`.
  * @returns E.g. `"xn--bcher-kva.example"`.
  * @throws {TypeError} When the domain cannot be converted.
  */
 export function asciiDomain(domain: string): string {
-  if (!/[\u0080-\uffff]/.test(domain)) return domain;
-  let host: string;
-  try {
-    host = new URL(`http://${domain}/`).hostname;
-  } catch {
-    throw new TypeError(`Domain ${JSON.stringify(domain)} is not a valid internationalized domain name`);
-  }
-  if (!/^[A-Za-z0-9._-]+$/.test(host)) throw new TypeError(`Domain ${JSON.stringify(domain)} is not a valid internationalized domain name`);
-  return host;
+  return domainToAscii(domain);
 }
 
 /**
