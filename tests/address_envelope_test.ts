@@ -117,3 +117,12 @@ test("firstForbidden() finds controls (C0, DEL, C1, U+2028/9), lone surrogates a
   assert.deepEqual(firstForbidden("x\u{10ffff}"), { index: 1, codePoint: 0x10ffff, kind: "non-character" });
   assert.equal(firstForbidden("😀 Grüße \u00a0 ok ~"), null);
 });
+
+test("the command writer refuses the same characters in MAIL FROM and RCPT TO (the client's last line of defence)", async () => {
+  const cmd = await import("../src/protocol/commands.ts");
+  for (const bad of ["a\u2028@example.org", "a@example.org\u2029", "a\ud800@example.org", "a\ufdd0@example.org", "a@exa\uffffmple.org", "a\u{10fffe}@example.org", "a\u0085@example.org", "a\x7f@example.org"]) {
+    assert.throws(() => cmd.mailFrom(bad), TypeError, JSON.stringify(bad));
+    assert.throws(() => cmd.rcptTo(bad), TypeError, JSON.stringify(bad));
+  }
+  assert.equal(new TextDecoder().decode(cmd.rcptTo("😀@bücher.example")), "RCPT TO:<😀@bücher.example>\r\n");
+});
