@@ -72,6 +72,7 @@ export {
   type EnvelopeAddressOptions,
   formatAddress,
   type Group,
+  isAddressLiteral,
   isValidEnvelopeAddress,
   type Mailbox,
   type MailboxInput,
@@ -90,6 +91,7 @@ export {
   type OpenFile,
 } from "./src/message/compose.ts";
 export { type HeaderField, type RandomBytes } from "./src/message/headers.ts";
+export { domainToAscii, envelopeForServer, type ServerEnvelope, type ServerEnvelopeError } from "./src/message/idna.ts";
 export {
   deriveEnvelope,
   type Envelope,

@@ -37,10 +37,11 @@ import { parseCapabilities } from "./protocol/capabilities.ts";
 import * as cmd from "./protocol/commands.ts";
 import { DataEncoder, scanMessage } from "./protocol/data.ts";
 import { BdatEncoder } from "./protocol/bdat.ts";
-import { orcptValue, xtextEncode } from "./protocol/xtext.ts";
+import { envelopeIdValue, orcptValue } from "./protocol/xtext.ts";
 import type { Capabilities, Reply } from "./protocol/types.ts";
 import { authenticate } from "./auth.ts";
 import type { ComposedMessage } from "./message/compose.ts";
+import { envelopeForServer } from "./message/idna.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -126,10 +127,6 @@ function recipientSpec(r: string | RecipientSpec): RecipientSpec {
   if (typeof r === "string") return { address: r };
   if (typeof r === "object" && r !== null && typeof r.address === "string") return r;
   throw new TypeError(`Invalid recipient ${JSON.stringify(r)}`);
-}
-
-function hasNonAscii(s: string): boolean {
-  return /[^\x00-\x7f]/.test(s);
 }
 
 /**
@@ -511,14 +508,13 @@ export class SmtpClient {
       eightBit = scan.eightBit;
       headerUtf8 = scan.headerEightBit;
     }
-    const needUtf8 = hasNonAscii(message.from) || recipients.some((r) => hasNonAscii(r.address));
+    // One rule for internationalised addresses (src/message/idna.ts): as written
+    // with SMTPUTF8, IDN domains as A-labels without it; a UTF-8 local part
+    // without it is a permanent error before anything is written.
+    const env = envelopeForServer(message.from, recipients.map((r) => r.address), caps?.smtpUtf8 === true);
+    if ("error" in env) throw new SmtpError(env.error, { phase: "mail", code: 553, enhancedCode: "5.6.7", temporary: false });
+    const needUtf8 = env.smtpUtf8;
     const smtpUtf8 = needUtf8 || message.smtpUtf8 === true || headerUtf8;
-    if (needUtf8 && !caps?.smtpUtf8) {
-      throw new SmtpError(
-        `Server does not offer SMTPUTF8, which the non-ASCII address${recipients.length > 1 ? "es" : ""} in this envelope need`,
-        { phase: "mail" },
-      );
-    }
     if (caps?.size && size !== undefined && size > caps.size) {
       throw new SmtpError(`Message of ${size} octets exceeds the server's SIZE limit of ${caps.size} octets`, {
         phase: "mail",
@@ -536,19 +532,21 @@ export class SmtpClient {
     if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
     if (caps?.eightBitMime && (eightBit ?? !("bytes" in content))) params.push(["BODY", "8BITMIME"]);
     if (smtpUtf8 && caps?.smtpUtf8) params.push(["SMTPUTF8", true]);
+    // Checked whether or not the server offers DSN, so a bad id fails the same way everywhere.
+    const envid = message.dsnEnvelopeId ? envelopeIdValue(message.dsnEnvelopeId) : undefined;
     if (caps?.dsn) {
       if (message.dsnReturn) params.push(["RET", message.dsnReturn]);
-      if (message.dsnEnvelopeId) params.push(["ENVID", xtextEncode(message.dsnEnvelopeId)]);
+      if (envid !== undefined) params.push(["ENVID", envid]);
     }
-    const commands: Uint8Array[] = [cmd.mailFrom(message.from, params)];
-    for (const r of recipients) {
+    const commands: Uint8Array[] = [cmd.mailFrom(env.from, params)];
+    for (const [i, r] of recipients.entries()) {
       const rp: [string, string | true][] = [];
       const notify = r.notify ?? message.dsnNotify;
       if (caps?.dsn && (notify || r.orcpt)) {
         if (notify) rp.push(["NOTIFY", notify === "NEVER" ? "NEVER" : notify.join(",")]);
         rp.push(["ORCPT", orcptValue(r.orcpt ?? r.address)]);
       }
-      commands.push(cmd.rcptTo(r.address, rp));
+      commands.push(cmd.rcptTo(env.to[i]!, rp));
     }
 
     if (this.#state === "dirty") await this.reset();

@@ -180,7 +180,11 @@ export interface OutgoingMessage {
   readonly smtpUtf8?: boolean;
   /** DSN: return full message or headers only. */
   readonly dsnReturn?: "FULL" | "HDRS";
-  /** DSN envelope identifier. */
+  /**
+   * DSN envelope identifier (RFC 3461 §4.4): printable US-ASCII and spaces, sent
+   * xtext-encoded (`"id x"` → `ENVID=id+20x`), at most 100 characters encoded.
+   * Anything else is refused with a `TypeError`/`RangeError` before the first command.
+   */
   readonly dsnEnvelopeId?: string;
   /** DSN NOTIFY applied to every recipient without its own. */
   readonly dsnNotify?: DsnNotify;

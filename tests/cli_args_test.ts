@@ -72,13 +72,17 @@ describe("parseArgs() sendmail options", () => {
     assert.equal(parseArgs(["-Nnever", "x@y.z"]).dsnNotify, "NEVER");
     assert.equal(parseArgs(["-B7BIT", "x@y.z"]).bodyType, "7BIT");
     assert.equal(parseArgs(["-R", "full", "x@y.z"]).dsnReturn, "FULL");
+    // RFC 3461 allows spaces in an envelope id; they are xtext-encoded when sent.
+    assert.equal(parseArgs(["-V", "id x", "x@y.z"]).envelopeId, "id x");
   });
 
   test("invalid values are usage errors", () => {
     usage(["-N", "sometimes", "x@y.z"], /-N/);
     usage(["-R", "all", "x@y.z"], /-R/);
-    usage(["-V", "has space", "x@y.z"], /-V/);
-    usage(["-V", "x".repeat(101), "x@y.z"], /-V/);
+    usage(["-V", "tab\there", "x@y.z"], /-V: .*U\+0009/);
+    usage(["-V", "caf\u00e9", "x@y.z"], /-V: .*U\+00E9/);
+    usage(["-V", "x".repeat(101), "x@y.z"], /-V: .*101 characters/);
+    usage(["-V", "a b".repeat(25), "x@y.z"], /-V: .*RFC 3461 allows 100/);
     usage(["-B", "BINARYMIME", "x@y.z"], /-B/);
     usage(["-f"], /-f needs a value/);
     usage(["-X"], /-X needs a value/);

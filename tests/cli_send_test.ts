@@ -129,6 +129,38 @@ describe("sendmail mode", () => {
     assert.ok(lines.some((l) => /^RCPT TO:<you@example\.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;you@example\.net$/.test(l)), lines.join("\n"));
   });
 
+  test("-V with spaces is sent xtext-encoded (ENVID=id+20x); a -V with a tab is a usage error (64) and nothing is sent", async () => {
+    const r = await run(["-V", "id x", "you@example.net"], "From: me@example.org\n\nbody\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    const mail = r.srv.sessions[0]!.lines.find((l) => l.startsWith("MAIL FROM:"))!;
+    assert.match(mail, / ENVID=id\+20x(?: |$)/);
+    const bad = await run(["-V", "id\tx", "you@example.net"], "From: me@example.org\n\nbody\n");
+    assert.equal(bad.code, 64);
+    assert.match(bad.host.stderr, /-V: /);
+    assert.equal(bad.srv.sessions.length, 0);
+  });
+
+  test("IDN addresses, raw and compose mode: A-labels without SMTPUTF8, as written with it (the library's rule); a UTF-8 local part → 65", async () => {
+    const plain = ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "DSN"];
+    const utf8 = [...plain, "SMTPUTF8"];
+    const lines = (r: Awaited<ReturnType<typeof run>>) => r.srv.sessions[0]!.lines.filter((l) => /^(MAIL|RCPT)/.test(l));
+    for (const compose of [false, true]) {
+      const argv = compose ? ["--subject", "s", "-f", "me@bücher.example", "a@bücher.example"] : ["-f", "me@bücher.example", "a@bücher.example"];
+      const input = compose ? "text\n" : "Subject: s\n\nbody\n";
+      const no = await run(argv, input, {}, { extensions: plain });
+      assert.equal(no.code, 0, no.host.stderr);
+      assert.deepEqual(lines(no).map((l) => l.replace(/ (BODY|SIZE)=\S+/g, "")), ["MAIL FROM:<me@xn--bcher-kva.example>", "RCPT TO:<a@xn--bcher-kva.example>"], `compose ${compose}`);
+      const yes = await run(argv, input, {}, { extensions: utf8 });
+      assert.equal(yes.code, 0, yes.host.stderr);
+      assert.match(lines(yes)[0]!, /^MAIL FROM:<me@bücher\.example>.* SMTPUTF8/, `compose ${compose}`);
+      assert.equal(lines(yes)[1], "RCPT TO:<a@bücher.example>");
+      const local = await run(compose ? ["--subject", "s", "-f", "me@example.org", "jörg@bücher.example"] : ["-f", "me@example.org", "jörg@bücher.example"], input, {}, { extensions: plain });
+      assert.equal(local.code, 65, local.host.stderr);
+      assert.match(local.host.stderr, /non-ASCII local part, which needs SMTPUTF8/);
+      assert.deepEqual(local.srv.sessions[0]!.lines.filter((l) => /^(MAIL|RCPT|DATA)/.test(l)), []);
+    }
+  });
+
   test("no sender anywhere → 65", async () => {
     const r = await run(["you@example.net"], "Subject: no from\n\nbody\n");
     assert.equal(r.code, 65);

@@ -365,8 +365,42 @@ describe("SmtpClient data", () => {
 
     const t = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { send: EHLO_PLAIN }]);
     await t.c.connect();
-    await assert.rejects(t.c.send({ from: "a@x.test", to: ["用户@例子.test"], data: "x" }), /SMTPUTF8/);
+    await assert.rejects(
+      t.c.send({ from: "a@x.test", to: ["用户@例子.test"], data: "x" }),
+      (e: unknown) =>
+        e instanceof SmtpError && !(e instanceof ReplyError) && e.code === 553 && e.enhancedCode === "5.6.7" && !e.temporary &&
+        e.phase === "mail" && /"用户@例子\.test" has a non-ASCII local part, which needs SMTPUTF8/.test(e.message),
+    );
     assert.equal(t.s.writes.length, 1);
+  });
+
+  test("without SMTPUTF8, IDN domains go as A-labels in MAIL and RCPT (ORCPT keeps the original); the session stays usable after a refusal", async () => {
+    const { s, c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: "250-mx\r\n250-PIPELINING\r\n250-DSN\r\n250 8BITMIME\r\n" },
+      {
+        expect: "MAIL FROM:<me@xn--bcher-kva.example>\r\n" +
+          "RCPT TO:<a@xn--fsqu00a.xn--4rr70v> NOTIFY=FAILURE ORCPT=utf-8;a@\\x{4F8B}\\x{5B50}.\\x{5E7F}\\x{544A}\r\n" +
+          "RCPT TO:<b@example.net> NOTIFY=FAILURE ORCPT=rfc822;b@example.net\r\nDATA\r\n",
+      },
+      { send: "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n" },
+      { expect: "x\r\n.\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "MAIL FROM:<me@example.org>\r\nRCPT TO:<c@xn--bcher-kva.example>\r\nDATA\r\n" },
+      { send: "250 ok\r\n250 ok\r\n354 go\r\n" },
+      { expect: "y\r\n.\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    await c.connect();
+    const r = await c.send({ from: "me@bücher.example", to: ["a@例子.广告", "b@example.net"], data: "x\r\n", dsnNotify: ["FAILURE"] });
+    // Results name the recipients as the caller wrote them.
+    assert.deepEqual(r.accepted.map((x) => x.address), ["a@例子.广告", "b@example.net"]);
+    // A non-ASCII local part: refused before anything is written, and the connection is still usable.
+    await assert.rejects(c.send({ from: "jörg@example.org", to: ["c@bücher.example"], data: "y\r\n" }), /SMTPUTF8/);
+    await c.send({ from: "me@example.org", to: ["c@bücher.example"], data: "y\r\n" });
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.position(), 11);
   });
 
   test("DSN parameters are sent only when DSN is offered, xtext-encoded", async () => {
@@ -390,6 +424,28 @@ describe("SmtpClient data", () => {
       dsnEnvelopeId: "id+1",
     });
     assert.deepEqual(s.errors, []);
+  });
+
+  test("an ENVID with spaces is xtext-encoded byte for byte; a forbidden one is refused before MAIL, DSN offered or not", async () => {
+    const { s, c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: EHLO_PIPE },
+      { expect: "MAIL FROM:<a@x.test> SIZE=3 ENVID=batch+2042+20+2B+3D\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" },
+      { send: "250 ok\r\n250 ok\r\n354 go\r\n" },
+      { expect: "x\r\n.\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    await c.connect();
+    await c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: "batch 42 +=" });
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: "a\tb" }), /U\+0009/);
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: " ".repeat(40) }), RangeError);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.position(), 7);
+    const t = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { send: EHLO_PLAIN }]);
+    await t.c.connect();
+    await assert.rejects(t.c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", dsnEnvelopeId: "caf\u00e9" }), TypeError);
+    assert.equal(t.s.writes.length, 1);
   });
 
   test("a message larger than the advertised SIZE is refused before MAIL", async () => {

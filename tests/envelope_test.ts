@@ -108,7 +108,11 @@ test("deriveEnvelope() refuses missing recipients, bad addresses and injection",
   assert.throws(() => deriveEnvelope(MSG, { recipients: ["x@example.net>\r\nRCPT TO:<y@example.net"] }), TypeError);
   assert.throws(() => deriveEnvelope(MSG, { sender: "a@b.example, c@d.example", recipients: ["x@example.net"] }), /exactly one/);
   assert.throws(() => deriveEnvelope("From: x\r\nTo: u@good.example(x)evil.example\r\n\r\n", { sender: "me@example.org", readRecipients: true }), /To: field/);
-  assert.deepEqual(deriveEnvelope("To: b@bücher.example\r\n\r\n", { sender: "me@example.org", readRecipients: true }).to, ["b@xn--bcher-kva.example"]);
+  // As written (the client converts the domain only for a server without SMTPUTF8), deduped by the A-label form.
+  assert.deepEqual(
+    deriveEnvelope("To: b@bücher.example, b@XN--BCHER-KVA.example\r\n\r\n", { sender: "me@example.org", readRecipients: true }).to,
+    ["b@bücher.example"],
+  );
 });
 
 test("prepareRaw() removes Bcc with its continuation lines and adds Date and Message-ID, body untouched", async () => {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isXtext, orcptValue, utf8AddrXtext, xtextDecode, xtextEncode } from "../src/protocol/xtext.ts";
+import { envelopeIdValue, isXtext, orcptValue, utf8AddrXtext, xtextDecode, xtextEncode } from "../src/protocol/xtext.ts";
 
 test("xtextEncode() keeps ! to ~ except + and =", () => {
   let printable = "";
@@ -39,4 +39,22 @@ test("orcptValue() writes utf-8; and \\x{HEX} escapes for an internationalised a
   assert.equal(orcptValue("jörg@bücher.de"), "utf-8;j\\x{F6}rg@b\\x{FC}cher.de");
   assert.equal(utf8AddrXtext("a+b=c\\d 😀"), "a\\x{2B}b\\x{3D}c\\x{5C}d\\x{20}\\x{1F600}");
   assert.equal(isXtext(orcptValue("用户@例子.广告").slice("utf-8;".length)), true);
+});
+
+test("envelopeIdValue() xtext-encodes spaces, + and = (RFC 3461 §4.4 allows white space in ENVID)", () => {
+  assert.equal(envelopeIdValue("id x"), "id+20x");
+  assert.equal(envelopeIdValue(" a+b=c "), "+20a+2Bb+3Dc+20");
+  assert.equal(envelopeIdValue("~!\"#$%&'()*,-./:;<>?@[\\]^_`{|}"), "~!\"#$%&'()*,-./:;<>?@[\\]^_`{|}");
+  for (const id of ["id x", "a+b", "a b c", "x".repeat(100)]) assert.equal(xtextDecode(envelopeIdValue(id)), id);
+});
+
+test("envelopeIdValue() refuses what RFC 3461 forbids: empty, controls, tab, DEL, non-ASCII, > 100 encoded", () => {
+  for (const id of ["", "a\tb", "a\r\nMAIL FROM:<x@y>", "a\x00", "a\x7f", "caf\u00e9", "a\u2028b", "\ud800"]) {
+    assert.throws(() => envelopeIdValue(id), TypeError, JSON.stringify(id));
+  }
+  assert.throws(() => envelopeIdValue("x".repeat(101)), RangeError);
+  // 34 spaces are 102 characters once encoded.
+  assert.throws(() => envelopeIdValue(" ".repeat(34)), RangeError);
+  assert.equal(envelopeIdValue(" ".repeat(33)).length, 99);
+  assert.equal(envelopeIdValue("x".repeat(100)).length, 100);
 });

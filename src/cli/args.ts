@@ -24,6 +24,7 @@
 import { dsnNotifyOf, dsnReturnOf, portOf } from "../config/common.ts";
 import { parseAuthValue } from "../config/rcfile.ts";
 import type { DsnNotify, TlsMode } from "../config/types.ts";
+import { envelopeIdValue } from "../protocol/xtext.ts";
 import { usageError } from "./errors.ts";
 
 /** What the command is asked to do. */
@@ -226,8 +227,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         return;
       }
       case "V":
-        // RFC 3461 §4.4: printable ASCII, at most 100 characters.
-        if (!/^[\x21-\x7e]{1,100}$/.test(v)) throw usageError(`-V takes an envelope id of 1–100 printable characters; got ${JSON.stringify(v)}`);
+        // RFC 3461 §4.4: printable US-ASCII and spaces, sent as xtext of at most 100 characters.
+        try {
+          envelopeIdValue(v);
+        } catch (e) {
+          throw usageError(`-V: ${(e as Error).message}`);
+        }
         a.envelopeId = v;
         return;
       case "B": {

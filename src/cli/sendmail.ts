@@ -31,12 +31,13 @@
 import { collectBytes } from "../protocol/bytes.ts";
 import { type Config, selectAccount } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
+import { assertDisplayName } from "../message/address.ts";
 import { prepareRaw } from "../message/envelope.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
 import { isComposeMode } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { sendSmtp } from "./deliver.ts";
-import { CliError, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
+import { CliError, EX_CONFIG, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
 import { endAtLoneDot, headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
 import { applyOverrides } from "./resolve.ts";
@@ -59,6 +60,18 @@ function envelopeSender(ctx: CliContext, account: Account): string | undefined {
     return `${t}@${account.qualifyDomain}`;
   }
   return f;
+}
+
+/** The full name for a generated `From:` (`-F`, else `from_full_name`), refused when it holds a control or line break. */
+function fullNameOf(ctx: CliContext, account: Account): string | undefined {
+  const fromArgs = ctx.args.fullName !== undefined;
+  const name = ctx.args.fullName ?? account.fromName;
+  if (name === undefined) return undefined;
+  try {
+    return assertDisplayName(name, fromArgs ? "Full name (-F)" : "Full name (from_full_name)");
+  } catch (e) {
+    throw new CliError((e as Error).message, fromArgs ? EX_USAGE : EX_CONFIG, { cause: e });
+  }
 }
 
 function stdinOf(ctx: CliContext): AsyncIterable<Uint8Array> {
@@ -109,7 +122,7 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
   const mda = account.mda;
   const sender = envelopeSender(ctx, account);
   const identity = account.from !== undefined && !hasPattern(account.from) ? account.from : undefined;
-  const fullName = args.fullName ?? account.fromName;
+  const fullName = fullNameOf(ctx, account);
   let prepared;
   try {
     prepared = await prepareRaw(peeked.stream, {
@@ -174,7 +187,7 @@ async function composeMessage(ctx: CliContext, config: Config): Promise<Ready> {
   const html = args.html !== undefined ? await readText(args.html, "HTML file") : undefined;
   const text = new TextDecoder().decode(await collectBytes(stdinOf(ctx)));
   const { compose } = await import("../message/compose.ts");
-  const fullName = args.fullName ?? account.fromName;
+  const fullName = fullNameOf(ctx, account);
   let msg;
   try {
     msg = compose({

@@ -12,17 +12,34 @@
  * (ignored, as RFC 5321 says), empty list elements, comments as names
  * (`user@host (Name)`).
  *
+ * Display names are data, never header text: encoded words are decoded only
+ * where RFC 2047 §5 allows them (a whole word of a phrase or a comment,
+ * never inside a quoted string or glued to other text), and a control in a
+ * name read here (C0, DEL, C1, U+2028, U+2029, or a lone surrogate) is
+ * replaced by U+FFFD (a tab by a space), while the writers refuse the same
+ * characters in a name the caller gives. Addresses holding any of them are
+ * refused.
+ *
  * @module
  */
 
-import { decodeWords, encodeWords, utf8 } from "./encoding.ts";
+import { describeForbidden, firstForbidden, isControl, quoteText } from "./chars.ts";
+import { decodeEncodedWord, encodeWords, utf8 } from "./encoding.ts";
+import { domainToAscii } from "./idna.ts";
 import { assertHeaderText, assertNoEncodedWord, HeaderFolder, needsEncoding } from "./headers.ts";
 
 /** One mailbox: a display name and an address. */
 export interface Mailbox {
   /** Discriminant. */
   readonly type: "mailbox";
-  /** Display name with encoded words decoded; `""` when there is none. */
+  /**
+   * Display name as data: from the phrase (or, for `a@b (Name)`, the
+   * comment), encoded words decoded only where RFC 2047 §5 allows them
+   * (whole words of a phrase or comment, never inside a quoted string),
+   * white space runs between words as one space, and every control (C0,
+   * DEL, C1, U+2028, U+2029) or lone surrogate replaced by U+FFFD (a tab by a
+   * space); `""` when there is none.
+   */
   readonly name: string;
   /** The address, normalized: local part quoted only when it must be. */
   readonly address: string;
@@ -109,7 +126,7 @@ function lex(s: string, maxDepth: number): Tok[] {
       if (i >= n) throw new TypeError(`Unterminated comment in address at offset ${start}`);
       i++;
       ws = true;
-      comment = s.slice(start + 1, i - 1).replace(/\\(.)/g, "$1").trim();
+      comment = s.slice(start + 1, i - 1); // raw (quoted pairs kept): commentName() reads it
     } else if (c === '"') {
       const start = i++;
       let v = "";
@@ -147,6 +164,84 @@ function lex(s: string, maxDepth: number): Tok[] {
 
 function quoteLocal(local: string): string {
   return DOT_ATOM.test(local) ? local : `"${local.replace(/(["\\])/g, "\\$1")}"`;
+}
+
+/** One word of a display name: its text, whether it was an encoded word, whether white space came before it. */
+interface NameWord {
+  readonly text: string;
+  readonly encoded: boolean;
+  readonly space: boolean;
+}
+
+/**
+ * A display name read from a header, made safe to hold as data: a tab
+ * becomes a space; every other control (C0, DEL, C1, U+2028, U+2029) and
+ * every lone surrogate becomes U+FFFD. Replaced, not refused: the name comes
+ * from someone else's message, and refusing it would make the whole address
+ * list (and with `-t` the message) unusable for a field that only labels the
+ * address; U+FFFD shows that something was there instead of silently
+ * joining the words around it.
+ *
+ * @param name The decoded name.
+ * @returns The name, trimmed, with no control character left.
+ */
+export function cleanDisplayName(name: string): string {
+  let out = "";
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 9) out += " ";
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = name.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        out += name[i]! + name[i + 1]!;
+        i++;
+      } else out += "\ufffd";
+    } else out += isControl(c) ? "\ufffd" : name[i]!;
+  }
+  return out.trim();
+}
+
+/** Joins name words: one space where white space was, none between two encoded words (RFC 2047 §6.2). */
+function joinName(words: readonly NameWord[]): string {
+  let out = "";
+  words.forEach((w, i) => {
+    if (i > 0 && w.space && !(w.encoded && words[i - 1]!.encoded)) out += " ";
+    out += w.text;
+  });
+  return cleanDisplayName(out);
+}
+
+/**
+ * The display name carried by a comment (`a@example.org (Jane Doe)`), by the
+ * same rules as a phrase: words split at white space and joined by single
+ * spaces, a word that is exactly one encoded word decoded (RFC 2047 §5(2)
+ * allows them in comments), quoted pairs unescaped, controls replaced.
+ */
+function commentName(raw: string): string {
+  const words: NameWord[] = [];
+  let text = "";
+  let escaped = false;
+  let space = false;
+  const end = () => {
+    if (text === "") return;
+    const decoded = escaped ? null : decodeEncodedWord(text);
+    words.push({ text: decoded ?? text, encoded: decoded !== null, space: space && words.length > 0 });
+    text = "";
+    escaped = false;
+    space = false;
+  };
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === " " || c === "\t") {
+      end();
+      space = true;
+    } else if (c === "\\" && i + 1 < raw.length) {
+      text += raw[++i];
+      escaped = true;
+    } else text += c;
+  }
+  end();
+  return joinName(words);
 }
 
 /**
@@ -228,6 +323,8 @@ export function parseAddressList(header: string, options: AddressParseOptions = 
   };
   const mailbox = (name: string, local: string, domain: string): Mailbox => {
     const address = domain === "" ? quoteLocal(local) : `${quoteLocal(local)}@${domain}`;
+    const bad = firstForbidden(address);
+    if (bad) throw new TypeError(`Address ${quoteText(address)} contains ${describeForbidden(bad)}`);
     if (utf8(address).length > maxAddr) throw new RangeError(`Address is longer than ${maxAddr} octets`);
     return { type: "mailbox", name, address, local, domain };
   };
@@ -236,14 +333,19 @@ export function parseAddressList(header: string, options: AddressParseOptions = 
     expect("@", "where \"@\" should follow the local part");
     return mailbox(name, local, parseDomain());
   };
+  // A display name: words joined by single spaces. An atom that is exactly
+  // one encoded word, with white space (or the phrase's edge) on both sides,
+  // is decoded (RFC 2047 §5(3)); a quoted string never is (§5), nor an
+  // encoded word glued to other text.
   const phrase = (a: number, b: number): string => {
-    let out = "";
+    const words: NameWord[] = [];
     for (let k = a; k < b; k++) {
       const t = toks[k]!;
-      if (k > a && t.ws) out += " ";
-      out += t.v;
+      const alone = (k === a || t.ws) && (k + 1 === b || toks[k + 1]!.ws);
+      const decoded = t.k === "atom" && alone ? decodeEncodedWord(t.v) : null;
+      words.push({ text: decoded ?? t.v, encoded: decoded !== null, space: k > a && t.ws });
     }
-    return decodeWords(out).trim();
+    return joinName(words);
   };
   const parseAddress = (inGroup: boolean): Address => {
     const start = j;
@@ -253,7 +355,7 @@ export function parseAddressList(header: string, options: AddressParseOptions = 
       j = start;
       const mb = parseAddrSpec("");
       const c = peek().comment;
-      return c ? { ...mb, name: decodeWords(c) } : mb;
+      return c !== null ? { ...mb, name: commentName(c) } : mb;
     }
     if (next.k === "<") {
       const name = phrase(start, j);
@@ -354,23 +456,16 @@ export function domainOf(address: string): string {
 }
 
 /**
- * The ASCII (A-label, punycode) form of a domain; ASCII domains and domain
- * literals are returned unchanged.
+ * The ASCII (A-label, Punycode) form of a domain; ASCII domains and domain
+ * literals are returned unchanged. The same conversion as
+ * {@link domainToAscii} (src/message/idna.ts).
  *
  * @param domain A domain such as `"bücher.example"`.
  * @returns E.g. `"xn--bcher-kva.example"`.
  * @throws {TypeError} When the domain cannot be converted.
  */
 export function asciiDomain(domain: string): string {
-  if (!/[\u0080-\uffff]/.test(domain)) return domain;
-  let host: string;
-  try {
-    host = new URL(`http://${domain}/`).hostname;
-  } catch {
-    throw new TypeError(`Domain ${JSON.stringify(domain)} is not a valid internationalized domain name`);
-  }
-  if (!/^[A-Za-z0-9._-]+$/.test(host)) throw new TypeError(`Domain ${JSON.stringify(domain)} is not a valid internationalized domain name`);
-  return host;
+  return domainToAscii(domain);
 }
 
 /**
@@ -398,14 +493,85 @@ export interface EnvelopeAddressOptions {
 
 const DOT_STRING_ASCII = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
 const QUOTED_SMTP = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\uffff]|\\[\x20-\x7e])*"$/;
-const ADDRESS_LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+|[A-Za-z0-9-]*[A-Za-z0-9]:[\x21-\x5a\x5e-\x7e]+)\]$/;
+
+/** RFC 5321 `Snum` as a value 0–255, written without leading zeros (see {@link isAddressLiteral}). */
+const SNUM = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
+const IPV4 = new RegExp(`^${SNUM}(?:\\.${SNUM}){3}$`);
+const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
+
+/** Whether `groups` (text between colons) are all 1–4 hex digits. */
+function hexGroups(text: string): number {
+  if (text === "") return 0;
+  const groups = text.split(":");
+  return groups.every((g) => HEX_GROUP.test(g)) ? groups.length : -1;
+}
+
+/**
+ * RFC 5321 §4.1.3 `IPv6-addr`: IPv6-full (8 groups), IPv6-comp (`::` and at
+ * most 6 other groups), IPv6v4-full (6 groups and an IPv4 address),
+ * IPv6v4-comp (`::`, at most 4 other groups and an IPv4 address). The `::`
+ * stands for at least two zero groups, as §4.1.3 says.
+ */
+function isIpv6(text: string): boolean {
+  let body = text;
+  let full = 8;
+  let comp = 6;
+  const lastColon = text.lastIndexOf(":");
+  if (text.includes(".")) {
+    if (lastColon < 0 || !IPV4.test(text.slice(lastColon + 1))) return false;
+    // Keep the colon before the IPv4 part when it is the second of "::".
+    body = text.slice(0, text[lastColon - 1] === ":" ? lastColon + 1 : lastColon);
+    full = 6;
+    comp = 4;
+  }
+  const dc = body.indexOf("::");
+  if (dc < 0) return hexGroups(body) === full;
+  if (body.indexOf("::", dc + 1) >= 0) return false;
+  const left = hexGroups(body.slice(0, dc));
+  const right = hexGroups(body.slice(dc + 2));
+  return left >= 0 && right >= 0 && left + right <= comp;
+}
+
+/**
+ * Whether text is an RFC 5321 §4.1.3 address literal (with its brackets):
+ * `[192.0.2.1]` or `[IPv6:2001:db8::1]` (the tag in any case, as ABNF
+ * strings are).
+ *
+ * Decisions, stricter than the grammar where it leaves a routing ambiguity:
+ * - IPv4 numbers are 0–255 written without leading zeros: `Snum` allows
+ *   `[010.0.0.1]`, but resolvers built on `inet_aton` read `010` as octal
+ *   (8), others as decimal (10), so the literal is refused rather than
+ *   routed one way or the other.
+ * - General-address-literals (`[tag:content]`) are refused: §4.1.3 requires
+ *   the tag to be standardized and registered with IANA, and the only
+ *   registered tag is `IPv6`, which is checked as above.
+ *
+ * @param text The domain part of an address, e.g. `"[IPv6:1::2]"`.
+ * @returns `true` when it is a valid IPv4 or IPv6 address literal.
+ * @example
+ * ```ts
+ * isAddressLiteral("[255.255.255.255]"); // true
+ * isAddressLiteral("[255.255.255.256]"); // false
+ * isAddressLiteral("[IPv6:1::2:]"); // false
+ * ```
+ */
+export function isAddressLiteral(text: string): boolean {
+  if (text.length < 3 || text[0] !== "[" || text[text.length - 1] !== "]") return false;
+  const inner = text.slice(1, -1);
+  if (IPV4.test(inner)) return true;
+  if (/^ipv6:/i.test(inner)) return isIpv6(inner.slice(5));
+  return false;
+}
 
 /**
  * Whether a string can be sent as an SMTP path (`MAIL FROM:<…>`, `RCPT TO:<…>`)
  * per RFC 5321 §4.1.2: a dot-string or quoted local part, `@`, a host name
- * or address literal; at most 254 octets; no CR, LF, NUL, or other control
- * characters. Local parts longer than 64 octets are accepted (SRS and VERP
- * addresses exceed it and servers take them).
+ * or an address literal checked to the letter ({@link isAddressLiteral});
+ * at most 254 octets, domain at most 255 and each label at most 63. No
+ * control character anywhere (C0, DEL, C1, U+2028, U+2029), no lone
+ * surrogate and no non-character (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF). Local
+ * parts longer than 64 octets are accepted (SRS and VERP addresses exceed it
+ * and servers take them).
  *
  * @param address The address without angle brackets.
  * @param options Null sender and UTF-8 acceptance.
@@ -413,15 +579,17 @@ const ADDRESS_LITERAL = /^\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+|[A-Za
  * @example
  * ```ts
  * isValidEnvelopeAddress("a@example.org"); // true
+ * isValidEnvelopeAddress("a@[IPv6:2001:db8::1]"); // true
  * isValidEnvelopeAddress("a@example.org>\r\nRCPT TO:<b@example.org"); // false
+ * isValidEnvelopeAddress("a@[255.255.255.256]"); // false
  * ```
  */
 export function isValidEnvelopeAddress(address: string, options: EnvelopeAddressOptions = {}): boolean {
   if (typeof address !== "string") return false;
   if (address === "") return options.allowEmpty === true;
   const allowUtf8 = options.utf8 !== false;
-  if (/[^\x20-\x7e\u0080-\uffff]/.test(address)) return false;
-  if (!allowUtf8 && /[\u0080-\uffff]/.test(address)) return false;
+  if (firstForbidden(address) !== null) return false;
+  if (!allowUtf8 && /[^\x20-\x7e]/.test(address)) return false;
   if (utf8(address).length > 254) return false;
   const at = address.lastIndexOf("@");
   if (at <= 0) return false;
@@ -429,7 +597,7 @@ export function isValidEnvelopeAddress(address: string, options: EnvelopeAddress
   const domain = address.slice(at + 1);
   const dotString = allowUtf8 ? DOT_ATOM : DOT_STRING_ASCII;
   if (!dotString.test(local) && !QUOTED_SMTP.test(local)) return false;
-  if (ADDRESS_LITERAL.test(domain)) return true;
+  if (domain.startsWith("[")) return isAddressLiteral(domain);
   if (utf8(domain).length > 255) return false;
   return domain.split(".").every((l) => LABEL.test(l) && utf8(l).length <= 63);
 }
@@ -453,7 +621,7 @@ export function toMailbox(input: MailboxInput, what = "Address"): Mailbox {
   }
   assertHeaderText(input.address, `${what} address`);
   const name = input.name ?? "";
-  assertHeaderText(name, `${what} name`);
+  assertDisplayName(name, `${what} name`);
   const mb = parseMailbox(input.address);
   if (mb.name !== "") {
     throw new TypeError(`${what} address ${JSON.stringify(input.address)} must be a bare address; pass the name separately`);
@@ -467,7 +635,32 @@ export function toMailbox(input: MailboxInput, what = "Address"): Mailbox {
  * refused (readers decode encoded words found in an addr-spec).
  */
 function headerAddress(mb: Mailbox): string {
+  const bad = firstForbidden(mb.address);
+  if (bad) throw new TypeError(`Address ${quoteText(mb.address)} contains ${describeForbidden(bad)}`);
   return assertNoEncodedWord(asciiAddress(mb.address), `Address ${JSON.stringify(mb.address)}`);
+}
+
+/**
+ * Refuses a display name the caller gives (`{ name }`, `-F`) that holds a
+ * control character (C0 except tab, DEL, C1, U+2028, U+2029) or a lone
+ * surrogate. The writers would carry it in an encoded word, and readers
+ * would decode it back into a header line. A tab is white space and is
+ * written as a space. Names read from headers have the same characters
+ * replaced instead ({@link cleanDisplayName}): the caller can correct its
+ * own text, nobody can correct a received header.
+ *
+ * @param name The name.
+ * @param what What it is, for the error message (e.g. `"from name"`).
+ * @returns The name unchanged.
+ * @throws {TypeError} When the name is not a string or holds such a character.
+ */
+export function assertDisplayName(name: string, what: string): string {
+  if (typeof name !== "string") throw new TypeError(`${what} must be a string`);
+  const bad = firstForbidden(name.replaceAll("\t", " "));
+  if (bad && bad.kind !== "non-character") {
+    throw new TypeError(`${what} ${quoteText(name)} contains ${describeForbidden(bad)}; a display name cannot hold controls or line breaks`);
+  }
+  return name;
 }
 
 /** A display name as header pieces: plain tokens, or text for encoded words. */
@@ -482,11 +675,14 @@ const ATOMS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|
  * shown literally, never decoded by the reader (readers decode encoded words
  * in atoms and, leniently, in quoted strings).
  *
- * @param name The display name (already checked for CR/LF/NUL).
+ * @param name The display name.
  * @returns The pieces, in order.
+ * @throws {TypeError} When the name holds a control character or a lone
+ *   surrogate ({@link assertDisplayName}).
  */
 export function namePieces(name: string): NamePiece[] {
-  const n = name.trim();
+  // A tab is white space: written as a space, as the reader reads it (cleanDisplayName).
+  const n = assertDisplayName(name, "Display name").replaceAll("\t", " ").trim();
   if (n === "") return [];
   if (needsEncoding(n)) return [{ encode: n }];
   if (ATOMS.test(n)) return n.split(" ").map((plain) => ({ plain }));

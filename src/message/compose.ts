@@ -138,13 +138,24 @@ export interface ComposeOptions {
 
 /** A composed message, ready to stream. */
 export interface ComposedMessage {
-  /** Envelope derived from sender/from and to/cc/bcc (IDN domains in ASCII where possible). */
+  /**
+   * Envelope derived from sender/from and to/cc/bcc, addresses as written. The
+   * client sends them as they are to a server offering SMTPUTF8, and with
+   * internationalised domains as A-labels to one that does not (a non-ASCII
+   * local part then cannot be sent); see `envelopeForServer`.
+   */
   readonly envelope: Envelope;
   /** The `Message-ID:` value, with angle brackets. */
   readonly messageId: string;
   /** The top-level header block, folded, with CRLF line endings, without the empty line. */
   readonly header: string;
-  /** Whether the message or envelope has UTF-8 that needs the SMTPUTF8 extension. */
+  /**
+   * Whether the header or the envelope has UTF-8: the client then asks for
+   * SMTPUTF8 when the server offers it. The header is written in ASCII unless
+   * an address has a non-ASCII local part (then it is written in UTF-8, RFC
+   * 6532): header addresses get their IDN domain as A-labels, names and text
+   * are encoded words.
+   */
   readonly smtputf8: boolean;
   /**
    * The message bytes, in chunks. Can be called again unless an attachment
@@ -422,7 +433,9 @@ export function compose(options: ComposeOptions): ComposedMessage {
   if (options.html !== undefined && typeof options.html !== "string") throw new TypeError("html must be a string");
 
   // Envelope.
-  let envFrom = asciiAddress((sender ?? from).address);
+  // Envelope addresses as written: the client converts IDN domains to A-labels
+  // only for a server without SMTPUTF8 (envelopeForServer, src/message/idna.ts).
+  let envFrom = (sender ?? from).address;
   if (options.envelope?.from !== undefined) envFrom = options.envelope.from;
   if (!isValidEnvelopeAddress(envFrom, { allowEmpty: options.envelope?.from !== undefined })) {
     throw new TypeError(`Envelope sender ${JSON.stringify(envFrom)} is not a valid SMTP address`);
@@ -438,7 +451,7 @@ export function compose(options: ComposeOptions): ComposedMessage {
       const key = a.slice(0, at) + a.slice(at).toLowerCase();
       if (!seen.has(key)) {
         seen.add(key);
-        envTo.push(a);
+        envTo.push(mb.address);
       }
     }
   }

@@ -295,6 +295,34 @@ function decodeWordBytes(kind: string, text: string): Uint8Array | null {
   }
 }
 
+const ONE_ENCODED_WORD = /^=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=$/;
+
+/**
+ * Decodes one RFC 2047 encoded word that is the whole of `word` (a phrase
+ * word or a comment word, RFC 2047 §5). The result is raw text: it may hold
+ * any character, CR and LF included, so treat it as data.
+ *
+ * @param word The candidate word, e.g. `"=?UTF-8?Q?J=C3=B6rg?="`.
+ * @returns The decoded text, or `null` when `word` is not exactly one
+ *   well-formed encoded word in a known charset.
+ * @example
+ * ```ts
+ * decodeEncodedWord("=?ISO-8859-1?Q?K=F6ln?="); // "Köln"
+ * decodeEncodedWord("x=?UTF-8?Q?a?="); // null (not a whole word)
+ * ```
+ */
+export function decodeEncodedWord(word: string): string | null {
+  const m = ONE_ENCODED_WORD.exec(word);
+  if (!m) return null;
+  const bytes = decodeWordBytes(m[2]!, m[3]!);
+  if (bytes === null) return null;
+  try {
+    return new TextDecoder(m[1]!.toLowerCase()).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Decodes RFC 2047 encoded words in header text. White space between adjacent
  * encoded words is dropped (RFC 2047 §6.2); words in an unknown charset or

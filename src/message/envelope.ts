@@ -29,8 +29,9 @@
  */
 
 import { concatBytes } from "../protocol/bytes.ts";
-import { asciiAddress, flattenAddresses, foldAddresses, isValidEnvelopeAddress, type Mailbox, parseAddressList } from "./address.ts";
+import { assertDisplayName, flattenAddresses, foldAddresses, isValidEnvelopeAddress, type Mailbox, parseAddressList } from "./address.ts";
 import { utf8 } from "./encoding.ts";
+import { domainToAscii } from "./idna.ts";
 import {
   assertHeaderText,
   assertRawHeader,
@@ -96,7 +97,7 @@ function senderFrom(value: string, what: string): string {
   if (v === "" || v === "<>") return "";
   const list = flattenAddresses(parseAddressList(v));
   if (list.length !== 1) throw new TypeError(`${what} ${JSON.stringify(value)} must be exactly one address`);
-  return checked(asciiAddress(list[0]!.address), what);
+  return checked(list[0]!.address, what);
 }
 
 function checked(address: string, what: string): string {
@@ -104,9 +105,17 @@ function checked(address: string, what: string): string {
   return address;
 }
 
+/** Local part as written, domain in lower-case A-labels: `a@Bücher.example` and `a@xn--bcher-kva.example` are one recipient. */
 function dedupeKey(address: string): string {
   const at = address.lastIndexOf("@");
-  return at < 0 ? address : address.slice(0, at) + "@" + address.slice(at + 1).toLowerCase();
+  if (at < 0) return address;
+  let domain = address.slice(at + 1);
+  try {
+    domain = domainToAscii(domain);
+  } catch {
+    // not convertible: compared as written
+  }
+  return address.slice(0, at) + "@" + domain.toLowerCase();
 }
 
 /**
@@ -115,7 +124,9 @@ function dedupeKey(address: string): string {
  *
  * @param headers The message's header block (text or bytes; a whole message is fine) or parsed fields.
  * @param options `-f`, identity, recipient arguments, `-t`, `sendto-domain`.
- * @returns The envelope, addresses normalized (IDN domains in ASCII when the local part is ASCII).
+ * @returns The envelope, addresses normalized (quoting) but kept as written: an
+ *   internationalised domain is converted to A-labels by the client only when the
+ *   server does not offer SMTPUTF8 (see `envelopeForServer`).
  * @throws {TypeError} When there is no sender or no recipient, or an address is invalid.
  * @example
  * ```ts
@@ -140,7 +151,7 @@ export function deriveEnvelope(
     const fromField = first(fromName);
     const senderField = first(senderName);
     const fromList = fromField ? flattenAddresses(parseAddressList(fromField.value)) : [];
-    if (fromList.length === 1) from = checked(asciiAddress(fromList[0]!.address), `${fromField!.name}:`);
+    if (fromList.length === 1) from = checked(fromList[0]!.address, `${fromField!.name}:`);
     else if (senderField) from = senderFrom(senderField.value, `${senderField.name}:`);
     else {
       throw new TypeError(
@@ -173,7 +184,7 @@ export function deriveEnvelope(
       seen.add(mb.address);
       continue;
     }
-    const address = checked(asciiAddress(mb.domain === "" ? `${mb.address}@${qualify}` : mb.address), "Recipient");
+    const address = checked(mb.domain === "" ? `${mb.address}@${qualify}` : mb.address, "Recipient");
     const key = dedupeKey(address);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -334,7 +345,7 @@ export async function prepareRaw(
   options: PrepareRawOptions = {},
 ): Promise<PreparedMessage> {
   const max = options.maxHeaderBytes ?? 1024 * 1024;
-  if (options.fullName !== undefined) assertHeaderText(options.fullName, "Full name (-F)");
+  if (options.fullName !== undefined) assertDisplayName(options.fullName, "Full name (-F)");
   const split = await splitHeader(input, max);
   const { buf, fieldsStart, headerEnd, bodyStart } = split;
   // Everything before the body (mbox line and empty line included): no bare CR, no NUL.
@@ -351,7 +362,12 @@ export async function prepareRaw(
   if (options.addMessageId !== false && !has("message-id")) {
     let domain = options.messageIdDomain;
     if (domain === undefined) {
-      const d = envelope.from.slice(envelope.from.lastIndexOf("@") + 1);
+      let d = envelope.from.slice(envelope.from.lastIndexOf("@") + 1);
+      try {
+        d = domainToAscii(d);
+      } catch {
+        d = "";
+      }
       domain = envelope.from !== "" && /^[A-Za-z0-9.-]+$/.test(d) ? d : "localhost";
     }
     added.push(`Message-ID: ${newMessageId(domain, options.random ?? defaultRandom)}`);

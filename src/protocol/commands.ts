@@ -73,8 +73,14 @@ function domain(what: string, name: string): string {
   return name;
 }
 
+/** Never in an address on the wire: line/paragraph separators, lone surrogates, non-characters. */
+const NOT_IN_ADDRESS = /[\u2028\u2029]|\p{Cs}|\p{Noncharacter_Code_Point}/u;
+
 function address(what: string, addr: string, allowEmpty: boolean): string {
   noControls(`${what} address`, addr);
+  if (NOT_IN_ADDRESS.test(addr)) {
+    throw new TypeError(`${what} address must not contain a line or paragraph separator, lone surrogate or non-character: ${quote(addr)}`);
+  }
   if (addr === "" && !allowEmpty) throw new TypeError(`${what} address must not be empty`);
   if (/[<>]/.test(addr)) throw new TypeError(`${what} address must not contain "<" or ">": ${quote(addr)}`);
   // Spaces are only possible inside a quoted local part: "john smith"@example.org.

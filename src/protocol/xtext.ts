@@ -107,3 +107,43 @@ export function utf8AddrXtext(address: string): string {
 export function orcptValue(address: string): string {
   return isAscii(address) ? `rfc822;${xtextEncode(address)}` : `utf-8;${utf8AddrXtext(address)}`;
 }
+
+/** Longest ENVID value, in characters of its xtext form (RFC 3461 §4.4). */
+export const MAX_ENVID = 100;
+
+/**
+ * The value of an ENVID parameter (RFC 3461 §4.4) for an envelope id:
+ * checked, then xtext-encoded. The id may hold any printable US-ASCII
+ * character and spaces (`"batch 42"` is sent as `ENVID=batch+2042`). Refused:
+ * an empty id, any other character (controls, tab, non-ASCII: §4.4 allows
+ * only printable US-ASCII before encoding, and Postfix answers `501 Bad
+ * ENVID parameter syntax` to a tab), and an encoded value longer than
+ * 100 characters (the stricter reading of §4.4's limit: every server
+ * accepts it).
+ *
+ * @param id The envelope id as the user wrote it (not yet encoded).
+ * @returns The xtext form to send after `ENVID=`.
+ * @throws {TypeError} When the id is empty or holds a character §4.4 forbids.
+ * @throws {RangeError} When the encoded id is longer than 100 characters.
+ * @example
+ * ```ts
+ * envelopeIdValue("id x"); // "id+20x"
+ * ```
+ */
+export function envelopeIdValue(id: string): string {
+  if (typeof id !== "string" || id === "") throw new TypeError("Envelope id must be a non-empty string");
+  const bad = /[^\x20-\x7e]/.exec(id);
+  if (bad) {
+    const cp = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    throw new TypeError(
+      `Envelope id ${quote(id)} has the character U+${cp}; RFC 3461 allows only printable US-ASCII characters and spaces`,
+    );
+  }
+  const value = xtextEncode(id);
+  if (value.length > MAX_ENVID) {
+    throw new RangeError(
+      `Envelope id ${quote(id)} is ${value.length} characters once encoded as xtext; RFC 3461 allows ${MAX_ENVID}`,
+    );
+  }
+  return value;
+}
