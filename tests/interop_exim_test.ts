@@ -5,6 +5,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { SmtpClient } from "../src/client.ts";
 import { ReplyError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
@@ -195,6 +197,18 @@ describe("Exim (GnuTLS): delivery", () => {
     }
     await waitForEximMessage(USER, (m) => m.header("subject") === `${subject}-small`);
     assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "the big one was not delivered");
+  });
+
+  test("the server's NTLM (spa) account works: a reference NTLMv1 client gets 235, a wrong password 535", () => {
+    // Checks the fixture, not smtpsend: Exim's spa verifies only NTLMv1 responses (issue 13 uses it).
+    const script = fileURLToPath(new URL("./support/ntlmv1_login.py", import.meta.url));
+    const run = (pass: string) => spawnSync("/usr/bin/python3", [script, X.user.user, pass, String(X.port)], { encoding: "utf8" });
+    const ok = run(X.user.password);
+    assert.equal(ok.status, 0, `${ok.stdout}${ok.stderr}`);
+    assert.match(ok.stdout, /^235 /);
+    const bad = run(`${X.user.password}-wrong`);
+    assert.equal(bad.status, 1, `${bad.stdout}${bad.stderr}`);
+    assert.match(bad.stdout, /^535 /);
   });
 
   test("a certificate from an unknown CA is refused (TlsError), GnuTLS or not", async () => {
