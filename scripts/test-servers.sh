@@ -39,7 +39,7 @@ case "$STATE" in /|/tmp|/var|/etc|/usr|/root|/home) die "refusing to use $STATE 
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    exec sudo -n --preserve-env=SMTPSEND_TEST_DIR,SMTPSEND_TEST_PORT_BASE,SMTPSEND_TEST_SINK_DELAY "$0" "$@"
+    exec sudo -n --preserve-env=SMTPSEND_TEST_DIR,SMTPSEND_TEST_PORT_BASE,SMTPSEND_TEST_SINK_DELAY,SMTPSEND_EXIM_ROOT "$0" "$@"
   fi
   die "must run as root (Postfix and Dovecot need it); no passwordless sudo"
 fi
@@ -217,6 +217,9 @@ do_start() {
   export STATE TLS="$STATE/tls"
   id postfix >/dev/null 2>&1 || die "system user 'postfix' missing (is the postfix package installed?)"
   getent group postdrop >/dev/null || die "group 'postdrop' missing (is the postfix package installed?)"
+  # Exim (checked before anything starts): unpacked by scripts/setup.sh.
+  [ -x "$EXIM_BIN" ] || die "Exim not found at $EXIM_BIN: run scripts/setup.sh (or set SMTPSEND_EXIM_ROOT)"
+  id Debian-exim >/dev/null 2>&1 || die "system user 'Debian-exim' missing (the Exim binary needs it): run scripts/setup.sh"
   export DOVECOT_INTERNAL_USER=dovecot DOVECOT_INTERNAL_GROUP=dovecot DOVECOT_LOGIN_USER=dovenull
   id dovecot >/dev/null 2>&1 || DOVECOT_INTERNAL_USER=nobody
   getent group dovecot >/dev/null || DOVECOT_INTERNAL_GROUP=nogroup
@@ -294,8 +297,6 @@ do_start() {
   # every other compiled-in path (spool, log, pid) is set in the config or by -oP. Started
   # by root with -C (a non-root caller would make it drop privilege), in the foreground
   # (-bdf) so the pid machinery above can stop it. It runs as the mail user (exim_user).
-  [ -x "$EXIM_BIN" ] || die "Exim not found at $EXIM_BIN: run scripts/setup.sh (or set SMTPSEND_EXIM_ROOT)"
-  id Debian-exim >/dev/null 2>&1 || die "system user 'Debian-exim' missing (the Exim binary needs it): run scripts/setup.sh"
   for e in "${EXIM_PORTS[@]}"; do export "PORT_${e%%:*}=$(port_of "${e#*:}")"; done
   export EXIM_BIN EXIM_RUN_USER="$mail_user" EXIM_RUN_GROUP
   EXIM_RUN_GROUP=$(id -gn "$mail_user")
@@ -307,7 +308,7 @@ do_start() {
   chown -R "$MAIL_UID:$MAIL_GID" "$STATE/exim/spool" "$STATE/exim/mail" "$STATE"/log/exim-*.log
   render "$FIX/exim.conf.in" "$STATE/exim/exim.conf" # root-owned, 0644: Exim refuses a config others can write
   "$EXIM_BIN" -C "$STATE/exim/exim.conf" -bV >"$STATE/log/exim-start.log" 2>&1 \
-    || { cat "$STATE/log/exim-start.log" >&2; die "Exim rejects its config (see above)"; }
+    || { cat "$STATE/log/exim-start.log" >&2; do_stop; die "Exim rejects its config (see above)"; }
   start_bg exim "$STATE/exim/exim.conf" "$STATE/log/exim-start.log" \
     "$EXIM_BIN" -C "$STATE/exim/exim.conf" -bdf -oP "$STATE/exim/exim.pid"
   # --- end Exim
