@@ -93,7 +93,11 @@ export interface Transport {
   write(data: Uint8Array): Promise<void>;
   /** Upgrades the connection to TLS (STARTTLS). */
   startTls(options: TlsOptions): Promise<TlsInfo>;
-  /** Closes the connection at once; pending reads resolve `null`. Idempotent. */
+  /**
+   * Closes the connection at once; pending reads resolve `null`. Idempotent. Over TLS it sends
+   * close_notify and then the TCP FIN without waiting for the peer's close_notify (GnuTLS servers
+   * such as Exim never send one); the peer must see the connection end on every runtime.
+   */
   close(): void;
   /** The TLS session, or `null` while the connection is plain. */
   readonly tls: TlsInfo | null;

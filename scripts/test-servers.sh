@@ -7,12 +7,14 @@
 #   scripts/test-servers.sh status  show which ports answer
 #
 # Environment: SMTPSEND_TEST_DIR (state dir, default /tmp/smtpsend-test),
-# SMTPSEND_TEST_PORT_BASE (default 20025; ports base+0..base+38 are used),
-# SMTPSEND_TEST_SINK_DELAY (seconds for the slow smtp-sink ports, default 3).
+# SMTPSEND_TEST_PORT_BASE (default 20025; ports base+0..base+38 and base+40..base+42 are used),
+# SMTPSEND_TEST_SINK_DELAY (seconds for the slow smtp-sink ports, default 3),
+# SMTPSEND_EXIM_ROOT (where scripts/setup.sh unpacked Exim, default /var/cache/smtpsend/exim4).
 # Needs root (Postfix and Dovecot); re-runs itself through `sudo -n` otherwise.
 #
 # Servers: a private Postfix instance (own config/queue/data dirs), Dovecot as its
-# SASL server only, smtp-sink instances for faults, and an aiosmtpd OAuth server.
+# SASL server only, smtp-sink instances for faults, an aiosmtpd OAuth server, and
+# Exim (Debian's exim4-daemon-heavy, GnuTLS) run from the .deb that setup.sh unpacked.
 # The port table is in tests/fixtures/servers/README.md and in the env file.
 set -euo pipefail
 umask 022
@@ -37,7 +39,7 @@ case "$STATE" in /|/tmp|/var|/etc|/usr|/root|/home) die "refusing to use $STATE 
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    exec sudo -n --preserve-env=SMTPSEND_TEST_DIR,SMTPSEND_TEST_PORT_BASE,SMTPSEND_TEST_SINK_DELAY "$0" "$@"
+    exec sudo -n --preserve-env=SMTPSEND_TEST_DIR,SMTPSEND_TEST_PORT_BASE,SMTPSEND_TEST_SINK_DELAY,SMTPSEND_EXIM_ROOT "$0" "$@"
   fi
   die "must run as root (Postfix and Dovecot need it); no passwordless sudo"
 fi
@@ -66,12 +68,19 @@ SINKS=(
   "SINK_SLOW_DOT:37:-W .:$DELAY"               # end-of-data reply after DELAY s
   "SINK_ABORT_DATA:38:-A 0"                    # after 354: "550 This violates SMTP", close
 )
+# --- Exim (tests/fixtures/servers/exim.conf.in): NAME:offset, offsets 40-49 reserved for it.
+EXIM_PORTS=(EXIM:40 EXIM_TLS:41 EXIM_SMALL:42)
+EXIM_ROOT=${SMTPSEND_EXIM_ROOT:-/var/cache/smtpsend/exim4}
+EXIM_BIN="$EXIM_ROOT/usr/sbin/exim4"
+EXIM_SIZE_LIMIT=65536 # message_size_limit on EXIM_SMALL (64K in exim.conf.in)
+# --- end Exim
 port_of() { echo $((BASE + $1)); }
 
 all_ports() {
   local e
   for e in "${PORTS[@]}"; do port_of "${e#*:}"; done
   for e in "${SINKS[@]}"; do local r=${e#*:}; port_of "${r%%:*}"; done
+  for e in "${EXIM_PORTS[@]}"; do port_of "${e#*:}"; done
 }
 
 answers() { # port: true if something accepts a TCP connection on 127.0.0.1:port
@@ -208,6 +217,9 @@ do_start() {
   export STATE TLS="$STATE/tls"
   id postfix >/dev/null 2>&1 || die "system user 'postfix' missing (is the postfix package installed?)"
   getent group postdrop >/dev/null || die "group 'postdrop' missing (is the postfix package installed?)"
+  # Exim (checked before anything starts): unpacked by scripts/setup.sh.
+  [ -x "$EXIM_BIN" ] || die "Exim not found at $EXIM_BIN: run scripts/setup.sh (or set SMTPSEND_EXIM_ROOT)"
+  id Debian-exim >/dev/null 2>&1 || die "system user 'Debian-exim' missing (the Exim binary needs it): run scripts/setup.sh"
   export DOVECOT_INTERNAL_USER=dovecot DOVECOT_INTERNAL_GROUP=dovecot DOVECOT_LOGIN_USER=dovenull
   id dovecot >/dev/null 2>&1 || DOVECOT_INTERNAL_USER=nobody
   getent group dovecot >/dev/null || DOVECOT_INTERNAL_GROUP=nogroup
@@ -280,6 +292,27 @@ do_start() {
     --cert "$TLS/localhost.pem" --key "$TLS/localhost.key" --user alice@smtpsend.test \
     --spool "$STATE/oauth/messages"
 
+  # --- Exim, from the unpacked .deb, with its own config; no mount namespace is needed:
+  # exim_path in the config replaces the compiled-in /usr/sbin/exim4 for its re-execs, and
+  # every other compiled-in path (spool, log, pid) is set in the config or by -oP. Started
+  # by root with -C (a non-root caller would make it drop privilege), in the foreground
+  # (-bdf) so the pid machinery above can stop it. It runs as the mail user (exim_user).
+  for e in "${EXIM_PORTS[@]}"; do export "PORT_${e%%:*}=$(port_of "${e#*:}")"; done
+  export EXIM_BIN EXIM_RUN_USER="$mail_user" EXIM_RUN_GROUP
+  EXIM_RUN_GROUP=$(id -gn "$mail_user")
+  export EXIM_AUTH_USER=exim-user@smtpsend.test EXIM_AUTH_PASSWORD
+  EXIM_AUTH_PASSWORD="e-$(rand 12)"
+  mkdir -p "$STATE/exim/spool" "$STATE/exim/mail"
+  for u in user alice bob postmaster; do mkdir -p "$STATE/exim/mail/$u"/{new,cur,tmp}; done
+  : >"$STATE/log/exim-main.log"; : >"$STATE/log/exim-reject.log"; : >"$STATE/log/exim-panic.log"
+  chown -R "$MAIL_UID:$MAIL_GID" "$STATE/exim/spool" "$STATE/exim/mail" "$STATE"/log/exim-*.log
+  render "$FIX/exim.conf.in" "$STATE/exim/exim.conf" # root-owned, 0644: Exim refuses a config others can write
+  "$EXIM_BIN" -C "$STATE/exim/exim.conf" -bV >"$STATE/log/exim-start.log" 2>&1 \
+    || { cat "$STATE/log/exim-start.log" >&2; do_stop; die "Exim rejects its config (see above)"; }
+  start_bg exim "$STATE/exim/exim.conf" "$STATE/log/exim-start.log" \
+    "$EXIM_BIN" -C "$STATE/exim/exim.conf" -bdf -oP "$STATE/exim/exim.pid"
+  # --- end Exim
+
   # Wait for every port and the Dovecot auth socket; probe each port until it
   # answers (one "lost connection after CONNECT" line per port in the logs).
   # A background server that has exited fails the start at once.
@@ -312,6 +345,7 @@ do_start() {
           *) off=$((port - BASE))
              if [ "$off" -lt 8 ]; then logs+=(postfix-start postfix)
              elif [ "$off" -lt 10 ]; then logs+=(oauth)
+             elif [ "$off" -ge 40 ] && [ "$off" -lt 50 ]; then logs+=(exim-start exim-main exim-panic)
              else for e in "${SINKS[@]}"; do r=${e#*:}; [ "${r%%:*}" = "$off" ] && logs+=("$(tr A-Z a-z <<<"${e%%:*}")"); done
              fi ;;
         esac
@@ -365,9 +399,18 @@ do_start() {
     echo "SMTPSEND_TEST_OAUTH_USER=alice@smtpsend.test"
     echo "SMTPSEND_TEST_OAUTH_TOKEN=$token"
     echo "SMTPSEND_TEST_OAUTH_SPOOL=$STATE/oauth/messages"
+    echo "# Exim 4.96 (Debian exim4-daemon-heavy, GnuTLS): EXIM STARTTLS optional, AUTH only after it"
+    echo "# EXIM_TLS implicit TLS + AUTH required | EXIM_SMALL as EXIM with message_size_limit 64K"
+    echo "# AUTH PLAIN LOGIN NTLM (spa) for EXIM_USER; CHUNKING everywhere; mailboxes EXIM_MAIL_BASE/<local-part>/"
+    for e in "${EXIM_PORTS[@]}"; do name=${e%%:*}; echo "SMTPSEND_TEST_${name}_PORT=$(port_of "${e#*:}")"; done
+    echo "SMTPSEND_TEST_EXIM_USER=$EXIM_AUTH_USER"
+    echo "SMTPSEND_TEST_EXIM_PASSWORD=$EXIM_AUTH_PASSWORD"
+    echo "SMTPSEND_TEST_EXIM_SIZE_LIMIT=$EXIM_SIZE_LIMIT"
+    echo "SMTPSEND_TEST_EXIM_MAIL_BASE=$STATE/exim/mail"
+    echo "SMTPSEND_TEST_EXIM_LOG=$STATE/log/exim-main.log"
   } >"$STATE/env.tmp"
   chmod 0644 "$STATE/env.tmp"; mv "$STATE/env.tmp" "$STATE/env"
-  log "up in $((SECONDS - t0)) s: postfix $PORT_PLAIN-$PORT_CLIENTCERT, oauth $PORT_OAUTH/$PORT_OAUTH_TLS, smtp-sink $(port_of 20)-$(port_of 38); env: $STATE/env"
+  log "up in $((SECONDS - t0)) s: postfix $PORT_PLAIN-$PORT_CLIENTCERT, oauth $PORT_OAUTH/$PORT_OAUTH_TLS, smtp-sink $(port_of 20)-$(port_of 38), exim $PORT_EXIM-$PORT_EXIM_SMALL; env: $STATE/env"
 }
 
 do_status() { # ports as written in the env file (else as computed from the base)

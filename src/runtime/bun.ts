@@ -3,6 +3,16 @@
  * `socket.upgradeTLS()`, and the `node:*` based {@link Host} (Bun implements
  * `node:fs`, `node:child_process` and friends natively).
  *
+ * TLS, implicit or STARTTLS, is always `upgradeTLS()` on a plain TCP socket, so
+ * the adapter holds both halves it returns: the TLS socket (reads, writes) and
+ * the TCP socket under it. Closing needs both: Bun's `end()` on a TLS socket
+ * sends `close_notify` and then waits for the peer's `close_notify` before it
+ * sends the TCP FIN, and detaches the socket (a later `terminate()` is a
+ * no-op). GnuTLS servers (Exim) never answer a `close_notify`: they wait for
+ * the FIN, so both ends waited and the connection stayed ESTABLISHED until
+ * Bun's own timeout or process exit. `close()` therefore ends the TLS socket
+ * (`close_notify`) and then the TCP half (FIN) at once.
+ *
  * Certificate checks: Bun verifies the chain and the name natively; the
  * adapter additionally runs `node:tls` `checkServerIdentity()` against the
  * configured server name in the `handshake` callback, before anything is
@@ -73,9 +83,6 @@ declare const Bun: {
 
 type CheckServerIdentity = (hostname: string, cert: never) => Error | undefined;
 
-/** How long close() waits for the peer's FIN before resetting the connection. */
-const CLOSE_GRACE_MS = 2000;
-
 function bunTlsOptions(options: TlsOptions): BunTlsOptions {
   const { servername } = options;
   if (typeof servername !== "string" || servername === "") {
@@ -140,7 +147,10 @@ function mapTlsFailure(e: unknown, servername: string, starttls: boolean): SmtpE
 }
 
 class BunTransport implements Transport {
+  /** The socket reads and writes go through: the TCP socket, then the TLS socket after an upgrade. */
   #socket: BunSocket | null = null;
+  /** After an upgrade: the TCP half `upgradeTLS()` returned, under {@link #socket}. */
+  #tcp: BunSocket | null = null;
   #queue = new ChunkQueue();
   #closed = false;
   #gen = 0;
@@ -288,27 +298,48 @@ class BunTransport implements Transport {
       throw injectionError(n);
     }
     if (this.#queue.done) throw closedError("by the server before the TLS handshake");
+    return await this.upgrade(options, true);
+  }
+
+  /**
+   * The TLS handshake on the current TCP socket: right after connecting
+   * (implicit TLS) or after the server's 220 to STARTTLS.
+   */
+  async upgrade(options: TlsOptions, starttls: boolean): Promise<TlsInfo> {
     const tlsOptions = bunTlsOptions(options);
-    const raw = this.#socket;
-    const done = this.expectHandshake(options, true);
+    if (!starttls && this.#queue.buffered > 0) {
+      // Implicit TLS: plaintext must never be read as if it came over TLS.
+      this.close();
+      throw handshakeError(options.servername, "the server sent plaintext before the TLS handshake", undefined);
+    }
+    const raw = this.#socket!;
+    const done = this.expectHandshake(options, starttls);
     this.#upgrading = done.catch(() => {});
     try {
       // upgradeTLS() may run the TLS socket's `open` synchronously; the old
       // generation's handlers ignore the raw TLS records from now on.
-      const [, tlsSocket] = raw.upgradeTLS({ tls: tlsOptions, socket: this.handlers() });
+      const [tcp, tlsSocket] = raw.upgradeTLS({ tls: tlsOptions, socket: this.handlers() });
       tlsSocket.setNoDelay(true);
+      this.#tcp = tcp;
       this.#socket = tlsSocket;
       await done;
       return this.#tls!;
     } catch (e) {
       this.#closed = true;
       this.#queue.end();
-      try {
-        this.#socket?.terminate();
-      } catch { /* already gone */ }
-      throw e instanceof SmtpError ? e : mapTlsFailure(e, options.servername, true);
+      this.#terminate();
+      throw e instanceof SmtpError ? e : mapTlsFailure(e, options.servername, starttls);
     } finally {
       this.#upgrading = null;
+    }
+  }
+
+  /** Resets the connection at once (no close_notify, no FIN): both halves. */
+  #terminate(): void {
+    for (const socket of [this.#socket, this.#tcp]) {
+      try {
+        socket?.terminate();
+      } catch { /* already gone */ }
     }
   }
 
@@ -322,15 +353,19 @@ class BunTransport implements Transport {
     for (const w of waiters) w.reject(closedError("while writing"));
     const socket = this.#socket;
     if (!socket) return;
+    if (!this.#tls && this.#tcp) {
+      // Closed during the handshake: nothing to say goodbye with.
+      this.#terminate();
+      return;
+    }
+    // TLS: close_notify, then (Bun would wait for the peer's close_notify
+    // first, which GnuTLS servers never send) the TCP FIN. Plain: the FIN.
     try {
       socket.end();
     } catch { /* already closed */ }
-    const timer = setTimeout(() => {
-      try {
-        socket.terminate();
-      } catch { /* already closed */ }
-    }, CLOSE_GRACE_MS) as unknown as { unref?(): void };
-    timer.unref?.();
+    try {
+      this.#tcp?.end();
+    } catch { /* already closed */ }
   }
 }
 
@@ -339,11 +374,9 @@ async function connect(options: ConnectOptions): Promise<Transport> {
   if (signal?.aborted) throw abortError(signal, hostname, port);
   const nodeTls = await import("node:tls");
   const check = nodeTls.checkServerIdentity as unknown as CheckServerIdentity;
-  const tls = options.tls ? bunTlsOptions(options.tls) : undefined;
+  if (options.tls) bunTlsOptions(options.tls); // bad TLS options: TypeError before connecting
   const transport = new BunTransport({ hostname, port }, check);
   const handlers = transport.handlers();
-  const handshakeDone = options.tls ? transport.expectHandshake(options.tls, false) : null;
-  handshakeDone?.catch(() => {});
 
   let aborted: SmtpError | null = null;
   let abortNow: (e: SmtpError) => void = () => {};
@@ -355,7 +388,9 @@ async function connect(options: ConnectOptions): Promise<Transport> {
     abortNow(aborted);
   });
   try {
-    const opening = Bun.connect({ hostname, port, tls, socket: { ...handlers, connectError: () => {} } });
+    // Implicit TLS too is a plain connection upgraded at once (see the module
+    // doc: close() needs the TCP half that only upgradeTLS() returns).
+    const opening = Bun.connect({ hostname, port, socket: { ...handlers, connectError: () => {} } });
     opening.then(
       (socket) => {
         if (aborted) socket.terminate();
@@ -369,15 +404,14 @@ async function connect(options: ConnectOptions): Promise<Transport> {
       throw e instanceof SmtpError ? e : connectionError(e, hostname, port);
     }
     transport.attach(socket);
-    if (handshakeDone) {
+    if (options.tls) {
+      const handshake = transport.upgrade(options.tls, false);
+      handshake.catch(() => {});
       try {
-        await Promise.race([handshakeDone, abortable]);
+        await Promise.race([handshake, abortable]);
       } catch (e) {
         transport.close();
-        try {
-          socket.terminate();
-        } catch { /* gone */ }
-        throw e instanceof SmtpError ? e : mapTlsFailure(e, options.tls!.servername, false);
+        throw e instanceof SmtpError ? e : mapTlsFailure(e, options.tls.servername, false);
       }
     }
     return transport;

@@ -33,6 +33,9 @@ import {
 type NetModule = typeof import("node:net");
 type TlsModule = typeof import("node:tls");
 
+/** How long close() lets a TLS peer answer our close_notify + FIN before destroying the socket. */
+const CLOSE_GRACE_MS = 2000;
+
 /** Maps an error raised while a TLS handshake was running. */
 function mapHandshakeError(e: unknown, servername: string, starttls: boolean): SmtpError {
   if (e instanceof SmtpError) return e;
@@ -256,8 +259,22 @@ class NodeTransport implements Transport {
     this.#queue.clear();
     this.#cancelUpgrade?.(closedError("during the TLS handshake"));
     this.#failWriters(undefined);
-    this.#sock.on("error", () => {}); // nobody reads this socket's errors any more
-    this.#sock.destroy();
+    const sock = this.#sock;
+    sock.on("error", () => {}); // nobody reads this socket's errors any more
+    if (!this.#tls || sock.destroyed || sock.writableLength > 0) {
+      // Plain TCP (destroy() sends the FIN), or unsent bytes that must not go out after close().
+      sock.destroy();
+      return;
+    }
+    // TLS: end() sends close_notify and then the FIN (RFC 8446 §6.1: a party MUST send close_notify
+    // before closing its write side; GnuTLS servers such as Exim log "The TLS connection was
+    // non-properly terminated" otherwise). The socket is destroyed when the peer closes, or after
+    // a grace period; it does not keep the process alive meanwhile.
+    sock.end();
+    sock.unref();
+    const timer = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    sock.once("close", () => clearTimeout(timer));
   }
 }
 

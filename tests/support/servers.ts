@@ -483,3 +483,97 @@ export function waitForOAuthMessage(
 ): Promise<OAuthMessage> {
   return poll("the OAuth server's spool", readOAuthMessages, predicate, timeoutMs);
 }
+
+/** The Exim 4.96 instance (Debian exim4-daemon-heavy, GnuTLS): see tests/fixtures/servers/README.md. */
+export interface EximServer {
+  /** STARTTLS offered (optional); AUTH PLAIN LOGIN NTLM offered only after it; CHUNKING; SIZE 10 MB. */
+  readonly port: number;
+  /** Implicit TLS; MAIL without AUTH gets `530 5.7.0 Authentication required`. */
+  readonly tlsPort: number;
+  /** As {@link EximServer.port}, with `message_size_limit` {@link EximServer.sizeLimit} (552 above it, mid-BDAT too). */
+  readonly smallPort: number;
+  /** Bytes accepted on {@link EximServer.smallPort} (65536). */
+  readonly sizeLimit: number;
+  /** The one account, for PLAIN, LOGIN and NTLM (`spa`). */
+  readonly user: SaslUser;
+  /** Parent of Exim's Maildirs: `<mailBase>/<local-part>/` for user, alice, bob, postmaster. */
+  readonly mailBase: string;
+  /** Exim's main log: one line per connection start and end, with the client's port. */
+  readonly log: string;
+  /** MAIL FROM hooks: the reply comes after 60 s (`slow`); 550 and Exim closes the connection (`drop`). */
+  readonly senders: { readonly slow: string; readonly drop: string };
+}
+
+/**
+ * The running Exim instance. Separate from {@link servers} so that files not using Exim keep
+ * working with an env file written before Exim was added.
+ * @returns Ports, account, Maildir base and log file.
+ * @throws {Error} when the Exim settings are missing (servers not started by this checkout's script).
+ */
+export function eximServer(): EximServer {
+  const v = loadVars();
+  const str = (key: string): string => {
+    const value = v[`SMTPSEND_TEST_${key}`];
+    if (value === undefined || value === "") {
+      throw new Error(
+        `Test server setting "SMTPSEND_TEST_${key}" is missing: Exim is not running; run "scripts/setup.sh" ` +
+          `once, then "scripts/test-servers.sh start" (or the whole suite with "npm test")`,
+      );
+    }
+    return value;
+  };
+  const num = (key: string): number => {
+    const n = Number(str(key));
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`Test server setting "SMTPSEND_TEST_${key}" is not a number`);
+    return n;
+  };
+  return {
+    port: num("EXIM_PORT"),
+    tlsPort: num("EXIM_TLS_PORT"),
+    smallPort: num("EXIM_SMALL_PORT"),
+    sizeLimit: num("EXIM_SIZE_LIMIT"),
+    user: { user: str("EXIM_USER"), password: str("EXIM_PASSWORD") },
+    mailBase: str("EXIM_MAIL_BASE"),
+    log: str("EXIM_LOG"),
+    senders: { slow: "slow@smtpsend.test", drop: "drop@smtpsend.test" },
+  };
+}
+
+/**
+ * Every message Exim delivered to a mailbox so far, oldest first. Exim adds `Return-path:`,
+ * `Envelope-to:` and `Received:` on top.
+ * @param user `"user"`, `"alice"`, … or a full address.
+ * @returns The messages.
+ */
+export function readEximMaildir(user: string): StoredMessage[] {
+  const local = user.includes("@") ? user.slice(0, user.lastIndexOf("@")) : user;
+  const dir = join(eximServer().mailBase, local.toLowerCase());
+  return [...readMessages(join(dir, "new")), ...readMessages(join(dir, "cur"))];
+}
+
+/**
+ * Wait until Exim has delivered a message matching `predicate` to a mailbox.
+ * @param user Mailbox, as for {@link readEximMaildir}.
+ * @param predicate Chooses the message.
+ * @param timeoutMs How long to wait (default 10 000).
+ * @returns The first matching message.
+ */
+export function waitForEximMessage(
+  user: string,
+  predicate: (m: StoredMessage) => boolean,
+  timeoutMs = 10_000,
+): Promise<StoredMessage> {
+  return poll(`Exim's Maildir of "${user}"`, () => readEximMaildir(user), predicate, timeoutMs);
+}
+
+/**
+ * The lines of Exim's main log about one client connection (matched by its source port).
+ * @param clientPort The client's local port.
+ * @returns The lines, oldest first.
+ */
+export function eximLogLines(clientPort: number): string[] {
+  const file = eximServer().log;
+  if (!existsSync(file)) return [];
+  const re = new RegExp(`\\[127\\.0\\.0\\.1\\]:${clientPort}(?!\\d)`);
+  return readFileSync(file, "utf8").split("\n").filter((l) => re.test(l));
+}
