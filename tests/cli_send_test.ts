@@ -1,13 +1,13 @@
 /**
  * The whole command in-process against an in-memory SMTP server: sendmail
- * mode (lone dot vs -i, -t, Bcc, From:/Date:/Message-ID:, dash recipients,
+ * mode (a lone dot is data, with or without -i; -t, Bcc, From:/Date:/Message-ID:, dash recipients,
  * DSN flags), exit codes under server faults, compose mode, the queue flags
  * and --serverinfo.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { main } from "../src/cli/main.ts";
-import { endAtLoneDot, peekHeader } from "../src/cli/input.ts";
+import { peekHeader } from "../src/cli/input.ts";
 import { FakeHost, type FakeHostOptions } from "./support/fake_host.ts";
 import { fakeSmtp, type FakeSmtpOptions } from "./fixtures/cli/fake_smtp.ts";
 
@@ -38,39 +38,88 @@ async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield new TextEncoder().encode(p);
 }
 
-describe("a lone '.' line", () => {
-  test("ends the input without -i (like sendmail); everything after it is not read", async () => {
-    assert.equal(await text(endAtLoneDot(chunks("a\n.\nafter\n"))), "a\n");
-    assert.equal(await text(endAtLoneDot(chunks("a\r\n.\r\nafter\r\n"))), "a\r\n");
-    assert.equal(await text(endAtLoneDot(chunks(".\nall gone\n"))), "");
-    assert.equal(await text(endAtLoneDot(chunks("a\n."))), "a\n");
-  });
+describe("a line holding only '.' is data on every input path", () => {
+  const MSG = "From: me@example.org\nSubject: dots\n\nline 1\n.\nline 3\n.\r\n..two\n.";
+  // What the server receives (it un-stuffs): every line, the final "." too, in CRLF.
+  const SENT_BODY = "line 1\r\n.\r\nline 3\r\n.\r\n..two\r\n.\r\n";
 
-  test("is found across chunk boundaries", async () => {
-    assert.equal(await text(endAtLoneDot(chunks("a\n", ".", "\nafter"))), "a\n");
-    assert.equal(await text(endAtLoneDot(chunks("a\n.", "\r", "\nafter"))), "a\n");
-    assert.equal(await text(endAtLoneDot(chunks("a", "\n", ".", "x\n"))), "a\n.x\n");
-    assert.equal(await text(endAtLoneDot(chunks("a\n.", "\r"))), "a\n");
-  });
-
-  test("other dotted lines pass through unchanged (no unstuffing)", async () => {
-    const input = "..two dots\n.x\n x.\n. \n.\r.\nend\n";
-    assert.equal(await text(endAtLoneDot(chunks(input))), input);
-  });
-
-  test("end to end: without -i the message stops at the dot; with -i (and -oi) the dot is data", async () => {
-    const msg = "From: me@example.org\nSubject: dots\n\nline 1\n.\nline 3\n";
-    const a = await run(["you@example.net"], msg);
-    assert.equal(a.code, 0, a.host.stderr);
-    const sentA = a.srv.messages()[0]!.data;
-    assert.ok(sentA.endsWith("line 1\r\n"), sentA);
-    assert.ok(!sentA.includes("line 3"));
-    for (const flag of ["-i", "-oi"]) {
-      const b = await run([flag, "you@example.net"], msg);
-      assert.equal(b.code, 0, b.host.stderr);
-      // The server un-stuffs, so the lone dot arrives as a lone dot.
-      assert.ok(b.srv.messages()[0]!.data.endsWith("line 1\r\n.\r\nline 3\r\n"), flag);
+  test("with no flag, -i, -oi, -O IgnoreDots, -O IgnoreDots=false: the whole input is sent", async () => {
+    for (const flags of [[], ["-i"], ["-oi"], ["-O", "IgnoreDots=true"], ["-O", "IgnoreDots=false"], ["-oem", "-oi", "--"]]) {
+      const r = await run([...flags, "you@example.net"], MSG);
+      assert.equal(r.code, 0, r.host.stderr);
+      const data = r.srv.messages()[0]!.data;
+      assert.ok(data.endsWith(`\r\n\r\n${SENT_BODY}`), `${flags.join(" ")}: ${JSON.stringify(data)}`);
     }
+  });
+
+  test("split across reads at every position around the dot", async () => {
+    const input = "From: me@example.org\n\na\n.\r\nb\n.\nc\n";
+    for (let i = 1; i < input.length; i++) {
+      for (const j of [i + 1, i + 2]) {
+        if (j >= input.length) continue;
+        const r = await run(["-t", "you@example.net"], "", {
+          stdinChunks: [input.slice(0, i), input.slice(i, j), input.slice(j)],
+        });
+        assert.equal(r.code, 0, r.host.stderr);
+        assert.ok(r.srv.messages()[0]!.data.endsWith("\r\n\r\na\r\n.\r\nb\r\n.\r\nc\r\n"), `split at ${i}, ${j}`);
+      }
+    }
+  });
+
+  test("-t: headers after nothing, recipients read, the body whole", async () => {
+    const r = await run(["-t"], "From: me@example.org\nTo: you@example.net\n\n.\nafter\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.deepEqual(r.srv.messages()[0]!.to, ["you@example.net"]);
+    assert.ok(r.srv.messages()[0]!.data.endsWith("\r\n\r\n.\r\nafter\r\n"));
+  });
+
+  test("a body that is just a lone dot keeps it", async () => {
+    const r = await run(["-f", "me@example.org", "you@example.net"], "Subject: x\n\n.\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.ok(r.srv.messages()[0]!.data.endsWith("\r\n\r\n.\r\n"), r.srv.messages()[0]!.data);
+  });
+
+  test("-odq then -q: the queued message is whole", async () => {
+    const host = new FakeHost({ files: RC, stdin: MSG });
+    const srv = fakeSmtp();
+    const io = { host, connector: srv.connector, now: NOW };
+    assert.equal(await main(["-odq", "you@example.net"], io), 0, host.stderr);
+    assert.equal(await main(["-q"], io), 0, host.stderr);
+    assert.ok(srv.messages()[0]!.data.endsWith(`\r\n\r\n${SENT_BODY}`), srv.messages()[0]!.data);
+  });
+
+  test("--queue-on-failure: the message is whole", async () => {
+    const r = await run(["--queue-on-failure", "you@example.net"], MSG);
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.ok(r.srv.messages()[0]!.data.endsWith(`\r\n\r\n${SENT_BODY}`));
+  });
+
+  test("the MDA gets the whole message on its standard input", async () => {
+    const got: Uint8Array[] = [];
+    const r = await run(["-f", "me@example.org", "localuser"], MSG, {
+      files: { [`${HOME}/.smtpsendrc`]: { text: 'hostname = mx.example.org:25\nmda "/usr/bin/procmail -d %T"\n', mode: 0o600 } },
+      run: (_argv, o) => {
+        got.push(o.stdin ?? new Uint8Array(0));
+        return { status: 0 };
+      },
+    });
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.equal(got.length, 1);
+    const text = new TextDecoder().decode(got[0]);
+    assert.ok(text.endsWith("\n\nline 1\n.\nline 3\n.\r\n..two\n."), JSON.stringify(text));
+  });
+
+  test("compose mode: the body from standard input keeps its lone dot lines", async () => {
+    const r = await run(["-f", "me@example.org", "--subject", "S", "you@example.net"], "para 1\n.\npara 2\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.ok(r.srv.messages()[0]!.data.includes("para 1\r\n.\r\npara 2"), r.srv.messages()[0]!.data);
+  });
+
+  test("-i, -oi are listed as ignored under -v", async () => {
+    const r = await run(["-v", "-i", "-oi", "you@example.net"], MSG);
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.match(r.host.stderr, /ignoring -i\b/);
+    assert.match(r.host.stderr, /ignoring -oi\b/);
   });
 });
 

@@ -37,7 +37,7 @@ import { isComposeMode } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
-import { endAtLoneDot, headerSender, peekHeader } from "./input.ts";
+import { headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
 import { applyOverrides } from "./resolve.ts";
 
@@ -61,9 +61,9 @@ function envelopeSender(ctx: CliContext, account: Account): string | undefined {
   return f;
 }
 
+/** Standard input, read to its end: a line holding only "." is data (-i and -oi change nothing). */
 function stdinOf(ctx: CliContext): AsyncIterable<Uint8Array> {
-  const raw = ctx.host.stdin();
-  return ctx.args.ignoreDots ? raw : endAtLoneDot(raw);
+  return ctx.host.stdin();
 }
 
 /** A message ready to deliver. */
