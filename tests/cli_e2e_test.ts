@@ -181,7 +181,7 @@ describe(`smtpsend (${RT}) against the real test servers`, () => {
     const mail = await delivered("user", tok);
     assert.ok(mail, "message not delivered");
     assert.ok(!/^Bcc:/m.test(mail!));
-    assert.match(mail!, /\n\.\nbody\n/); // -i: the lone dot is data
+    assert.match(mail!, /\n\.\nbody\n/); // the lone dot is data (with -i or without)
     assert.ok(await delivered("bob", tok), "Bcc recipient did not get it");
   });
 
@@ -195,6 +195,64 @@ describe(`smtpsend (${RT}) against the real test servers`, () => {
     );
     assert.equal(r.status, 0, r.stderr);
     assert.ok(await delivered("user", tok), "message not delivered");
+  });
+
+  /** The queue records (`.json`) in HOME's default queue directory. */
+  function queueRecords(): { id: string; text: string }[] {
+    const dir = join(home, "Mail/queued-mail");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => ({ id: f.slice(0, -5), text: readFileSync(join(dir, f), "utf8") }));
+  }
+
+  test("--queue with one-off --host/--port/--tls/--ca-file/--user/--password-eval, then a plain -q without any configuration: delivered", async () => {
+    freshHome();
+    const pwFile = writeHome("pw", `${pass()}\n`);
+    const tok = token();
+    const r = await smtpsend(
+      [
+        "--queue", "--host", "127.0.0.1", "--port", String(port("SUBMISSION")), "--tls", "starttls", "--ca-file", ca(),
+        "--user", user(), "--password-eval", `cat ${pwFile}`, "--helo", "queue-test.smtpsend.test", "-f", user(), "user@smtpsend.test",
+      ],
+      `Subject: ${tok}\n\nqueued with one-off flags\n`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const records = queueRecords();
+    assert.equal(records.length, 1);
+    const rec = records[0]!;
+    assert.ok(!rec.text.includes(pass()) && !rec.text.includes(b64(pass())), "the record holds no password");
+    assert.deepEqual(JSON.parse(rec.text).server, {
+      host: "127.0.0.1",
+      port: port("SUBMISSION"),
+      tls: "starttls-required",
+      caFile: ca(),
+      user: user(),
+      passwordCommand: ["/bin/sh", "-c", `cat ${pwFile}`],
+      helo: "queue-test.smtpsend.test",
+    });
+
+    const q = await smtpsend(["-q"], "");
+    assert.equal(q.status, 0, q.stderr);
+    const mail = await delivered("user", tok);
+    assert.ok(mail, "message not delivered");
+    assert.match(mail!, /\(using TLS[\s\S]*with ESMTPSA/);
+    assert.match(mail!, /from queue-test\.smtpsend\.test/);
+    assert.deepEqual(queueRecords(), [], "the entry is gone after delivery");
+  });
+
+  test("--queue with --user and no password: the password comes from ~/.authinfo written after queueing", async () => {
+    freshHome();
+    const tok = token();
+    const r = await smtpsend(
+      ["-odq", "--host", "127.0.0.1", "--port", String(port("SUBMISSIONS")), "--tls", "implicit", "--ca-file", ca(), "--user", user(), "-f", user(), "user@smtpsend.test"],
+      `Subject: ${tok}\n\nbody\n`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(queueRecords().length, 1);
+    writeHome(".authinfo", `machine 127.0.0.1 port ${port("SUBMISSIONS")} login ${user()} password ${pass()}\n`);
+    const q = await smtpsend(["-q"], "");
+    assert.equal(q.status, 0, q.stderr);
+    assert.ok(await delivered("user", tok), "message not delivered");
+    assert.deepEqual(queueRecords(), []);
   });
 
   test("--serverinfo on the STARTTLS port: greeting, TLS, certificate, capabilities", async () => {

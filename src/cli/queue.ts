@@ -18,9 +18,14 @@
  * `--queue-remove` work on every queue directory the configuration can
  * put mail in — every account's and `~/Mail/queued-mail` — each once, so
  * mail queued under any identity is seen whatever `-a` says. Queued entries
- * remember the account *name*; at flush time each entry is sent with that
- * account, looked up again (falling back to the sender), so no password is
- * stored.
+ * remember the account *name* and the one-off server settings of the command
+ * line that queued them (`--host`, `--port`, `--tls`, `--user`, `--auth`,
+ * `--password-eval`, `--ca-file`, `--cert-file`, `--key-file`, `--helo`,
+ * `--allow-plaintext-auth`, `--tls-no-verify`, `--timeout`; and the server
+ * from `SMTPSERVER`); at flush time each entry is sent with that account,
+ * looked up again (falling back to the sender), with those settings over it
+ * and the flushing command line's over both. No password is stored:
+ * credentials are looked up again (password command, authinfo/netrc).
  *
  * @module
  */
@@ -31,7 +36,7 @@ import type { FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts
 import type { CliContext } from "./context.ts";
 import { sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_OK, EX_TEMPFAIL, errorLine, exitCodeFor } from "./errors.ts";
-import { applyOverrides } from "./resolve.ts";
+import { applyOverrides, applyQueuedServer, oneOffServer } from "./resolve.ts";
 
 /** The block of settings before the first `identity` of an esmtp-format file, when it has any. */
 function topLevelBlock(config: Config): Account | undefined {
@@ -92,7 +97,18 @@ async function allQueueDirs(ctx: CliContext, config: Config): Promise<string[]> 
   return out;
 }
 
-function queueEnvelope(account: Account, message: OutgoingMessage): QueueEnvelope {
+/** Whether the account's server came from `SMTPSERVER` (it may be unset at flush time). */
+function hostFromEnvironment(config: Config, account: Account): boolean {
+  if (config.smtpServer === undefined) return false;
+  if (account.source.format === "env") return true;
+  const own = config.accounts.find((a) =>
+    a.name === account.name && a.source.file === account.source.file && a.source.line === account.source.line
+  );
+  return own !== undefined && own.host === undefined;
+}
+
+function queueEnvelope(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): QueueEnvelope {
+  const server = oneOffServer(ctx.args, account, hostFromEnvironment(config, account));
   return {
     from: message.from,
     to: message.to,
@@ -102,6 +118,8 @@ function queueEnvelope(account: Account, message: OutgoingMessage): QueueEnvelop
     ...(message.smtpUtf8 ? { smtpUtf8: true } : {}),
     // Only accounts from a configuration file can be found again by name.
     ...(account.source.file !== null ? { account: account.name } : {}),
+    // …and the server settings given on the command line go with the entry (never a secret).
+    ...(server !== undefined ? { server } : {}),
   };
 }
 
@@ -123,16 +141,20 @@ function dataOf(message: OutgoingMessage): Uint8Array | AsyncIterable<Uint8Array
  */
 export async function enqueue(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): Promise<string> {
   const queue = await openQueue(ctx, config, account);
-  return await queue.enqueue(queueEnvelope(account, message), dataOf(message));
+  return await queue.enqueue(queueEnvelope(ctx, config, account, message), dataOf(message));
 }
 
-/** The account to deliver a queued entry with: its stored name, else by sender. */
+/**
+ * The account to deliver a queued entry with: its stored name, else by
+ * sender; then the entry's one-off server settings; then this command
+ * line's options (`smtpsend -q --host other` still redirects the flush).
+ */
 function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account {
   const named = entry.account !== null && config.accounts.some((a) => a.name === entry.account);
   const account = named
     ? selectAccount(config, { account: entry.account! })
     : selectAccount(config, { sender: entry.from });
-  return applyOverrides(account, ctx.args);
+  return applyOverrides(applyQueuedServer(account, entry.server, entry.id), ctx.args);
 }
 
 /**
@@ -147,7 +169,7 @@ function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account
 export async function sendOrQueue(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): Promise<number> {
   const { queueMessage } = await import("../queue.ts");
   const queue = await openQueue(ctx, config, account);
-  const id = await queue.enqueue(queueEnvelope(account, message), dataOf(message));
+  const id = await queue.enqueue(queueEnvelope(ctx, config, account, message), dataOf(message));
   ctx.tracer.note(`queued as ${id}; sending now`);
   let lastError: unknown = undefined;
   let lastResult: SendResult | undefined;
