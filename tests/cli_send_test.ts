@@ -8,6 +8,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { main } from "../src/cli/main.ts";
 import { peekHeader } from "../src/cli/input.ts";
+import type { Connector, Transport } from "../deps.ts";
+import { ConnectionError } from "../src/errors.ts";
 import { FakeHost, type FakeHostOptions } from "./support/fake_host.ts";
 import { fakeSmtp, type FakeSmtpOptions } from "./fixtures/cli/fake_smtp.ts";
 
@@ -363,6 +365,98 @@ describe("queue flags", () => {
     const down = fakeSmtp({ connectError: () => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
     assert.equal(await main(["-q"], { host, connector: down.connector, now: NOW }), 75);
     assert.match(host.stderr, /deferred/);
+  });
+});
+
+/**
+ * A connector whose connections, once the end-of-data dot has been written
+ * (and passed on: the server has the message), fail every read with the
+ * error the client reports when the final reply never comes: an SmtpError
+ * with `maybeDelivered: true`. It goes through the CLI's real error paths.
+ */
+function noReplyAfterDot(inner: Connector): Connector {
+  return {
+    name: "no-reply-after-dot",
+    async connect(options) {
+      const t = await inner.connect(options);
+      let tail = "";
+      let dotSent = false;
+      const transport: Transport = {
+        read: () =>
+          dotSent
+            ? Promise.reject(new ConnectionError("Connection lost after the end of the message, before the server's reply", { phase: "message", maybeDelivered: true }))
+            : t.read(),
+        write: async (data) => {
+          tail = (tail + String.fromCharCode(...data.subarray(-5))).slice(-5);
+          await t.write(data);
+          if (tail === "\r\n.\r\n") dotSent = true;
+        },
+        startTls: (o) => t.startTls(o),
+        close: () => t.close(),
+        get tls() {
+          return t.tls;
+        },
+        get localAddress() {
+          return t.localAddress;
+        },
+        get remoteAddress() {
+          return t.remoteAddress;
+        },
+      };
+      return transport;
+    },
+  };
+}
+
+describe("no reply to the final dot (err.maybeDelivered)", () => {
+  const msg = "From: me@example.org\nSubject: maybe\n\nbody\n";
+  const NOTE = /may already have accepted this message: it was sent whole, but no reply to its end came/;
+
+  test("without --queue-on-failure: exit 75, and standard error says the server may have it (sending again may deliver twice)", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    const code = await main(["you@example.net"], { host, connector: noReplyAfterDot(srv.connector), now: NOW });
+    assert.equal(code, 75, host.stderr);
+    assert.match(host.stderr, /^smtpsend: .*Connection lost after the end of the message/m);
+    assert.match(host.stderr, NOTE);
+    assert.match(host.stderr, /sending it again may deliver it twice/);
+    assert.equal(srv.messages().length, 1, "the server did get it: the note is not idle talk");
+  });
+
+  test("--queue-on-failure: it stays queued (exit 0, nothing lost) and the note says a later flush may deliver it twice", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    const code = await main(["--queue-on-failure", "you@example.net"], { host, connector: noReplyAfterDot(srv.connector), now: NOW });
+    assert.equal(code, 0, host.stderr);
+    const id = /stays queued as ([A-Za-z0-9]+)/.exec(host.stderr)?.[1];
+    assert.ok(id, host.stderr);
+    assert.match(host.stderr, NOTE);
+    assert.match(host.stderr, new RegExp(`it stays queued as ${id} so that nothing is lost, and a later flush \\(smtpsend -q\\) may deliver it twice`));
+    // Still queued: -q with a server that answers sends it (the second copy the note warned of).
+    host.stdout = "";
+    assert.equal(await main(["-bp"], { host, connector: srv.connector, now: NOW }), 0);
+    assert.match(host.stdout, new RegExp(`^${id} `, "m"));
+    assert.equal(await main(["-q"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(srv.messages().length, 2);
+  });
+
+  test("-q: an entry whose flush got no final reply is deferred with the same note", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    assert.equal(await main(["-odq", "you@example.net"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(await main(["-q"], { host, connector: noReplyAfterDot(srv.connector), now: NOW }), 75);
+    assert.match(host.stderr, /^smtpsend: [a-z0-9]+: deferred: /m);
+    assert.match(host.stderr, /^smtpsend: [a-z0-9]+: the server may already have accepted this message/m);
+  });
+
+  test("an ordinary temporary failure gets no such note", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const code = await main(["--queue-on-failure", "you@example.net"], { host, connector: fakeSmtp({ greeting: "421 4.3.2 Not now" }).connector, now: NOW });
+    assert.equal(code, 0);
+    assert.doesNotMatch(host.stderr, NOTE);
+    const h2 = new FakeHost({ files: RC, stdin: msg });
+    assert.equal(await main(["you@example.net"], { host: h2, connector: fakeSmtp({ greeting: "421 4.3.2 Not now" }).connector, now: NOW }), 75);
+    assert.doesNotMatch(h2.stderr, NOTE);
   });
 });
 

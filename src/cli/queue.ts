@@ -6,6 +6,9 @@
  * - `--queue-on-failure`: store it, then try to send just that entry at once;
  *   a temporary failure leaves it queued (exit 0, with a note on standard
  *   error), a permanent one moves it aside and exits with the error's status.
+ *   When the message went out whole but no reply to its end came, it stays
+ *   queued too (nothing lost) and the note says that the server may already
+ *   have it, so a later flush may deliver it twice.
  * - `-q`, `--flush`: try every queued entry now, due or not (exit 75 when some
  *   stay deferred, 65 when some failed permanently).
  * - `-bp`, `--queue-list`: `mailq`-style listing, failed entries included.
@@ -34,7 +37,7 @@ import type { Account } from "../config/types.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
 import type { FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
 import type { CliContext } from "./context.ts";
-import { sendSmtp } from "./deliver.ts";
+import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_OK, EX_TEMPFAIL, errorLine, exitCodeFor } from "./errors.ts";
 import { applyOverrides, applyQueuedServer, oneOffServer } from "./resolve.ts";
 
@@ -197,10 +200,13 @@ export async function sendOrQueue(ctx: CliContext, config: Config, account: Acco
     }
     case "failed":
       host.writeStderr(lastError !== undefined ? errorLine(lastError) : `smtpsend: ${item.reason ?? "delivery failed"}\n`);
+      if (mayHaveBeenDelivered(lastError)) host.writeStderr(maybeDeliveredNote());
       return lastError !== undefined ? exitCodeFor(lastError) : EX_DATAERR;
     case "deferred": {
       const why = lastError !== undefined ? errorLine(lastError).replace(/^smtpsend: /, "").trimEnd() : (item.reason ?? "some recipients were deferred");
       host.writeStderr(`smtpsend: ${why}; the message stays queued as ${id} (send it later with smtpsend -q)\n`);
+      // Nothing is lost, but the server may have it already: say that a flush may send it twice.
+      if (mayHaveBeenDelivered(lastError)) host.writeStderr(maybeDeliveredNote(id));
       return EX_OK;
     }
     default:
@@ -281,12 +287,20 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
   const { queueMessage } = await import("../queue.ts");
   const totals = { sent: 0, deferred: 0, failed: 0, skipped: 0 };
   let dirCode = EX_OK;
+  const maybeDelivered = new Set<string>();
   for (const dir of await allQueueDirs(ctx, config)) {
     let summary: FlushSummary;
     try {
       summary = await (await queueAt(ctx, dir)).flush({
         force: true,
-        deliver: (entry, data, pending) => sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending)),
+        deliver: async (entry, data, pending) => {
+          try {
+            return await sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending));
+          } catch (e) {
+            if (mayHaveBeenDelivered(e)) maybeDelivered.add(entry.id);
+            throw e;
+          }
+        },
         onProgress: (p) => {
           if (p.type === "result") ctx.tracer.note(`${p.id}: ${p.outcome}${p.reason ? ` (${p.reason})` : ""}`);
         },
@@ -299,6 +313,9 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
     for (const item of summary.items) {
       if (item.outcome === "failed" || item.outcome === "deferred") {
         ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
+        if (maybeDelivered.has(item.id)) {
+          ctx.host.writeStderr(`smtpsend: ${item.id}: ${maybeDeliveredNote(item.outcome === "deferred" ? item.id : undefined).replace(/^smtpsend: /, "")}`);
+        }
       }
       for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);
     }

@@ -35,7 +35,7 @@ import { prepareRaw } from "../message/envelope.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
 import { isComposeMode } from "./args.ts";
 import type { CliContext } from "./context.ts";
-import { sendSmtp } from "./deliver.ts";
+import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
 import { headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
@@ -261,6 +261,7 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
         codes.push(EX_OK);
       } catch (e) {
         host.writeStderr(errorLine(e));
+        const maybe = mayHaveBeenDelivered(e);
         const code = exitCodeFor(e);
         if (code === EX_TEMPFAIL && deliveredLocal.length > 0 && deliveredLocal.length === ready.localTo.length) {
           // The local recipients have it: a 75 would make the caller retry and deliver to them again.
@@ -272,13 +273,16 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
               `smtpsend: delivered locally to ${names(deliveredLocal)}; queued as ${id} for ${names(ready.smtpTo)} ` +
                 `after the temporary failure above (smtpsend -q sends it)\n`,
             );
+            if (maybe) host.writeStderr(maybeDeliveredNote(id));
             told = true;
             codes.push(EX_OK);
           } catch (qe) {
+            if (maybe) host.writeStderr(maybeDeliveredNote());
             host.writeStderr(`smtpsend: could not queue the message for ${names(ready.smtpTo)}: ${errorLine(qe).replace(/^smtpsend: /, "")}`);
             codes.push(EX_TEMPFAIL);
           }
         } else {
+          if (maybe) host.writeStderr(maybeDeliveredNote());
           codes.push(code);
         }
       }
