@@ -368,6 +368,65 @@ describe("queue flags", () => {
   });
 });
 
+describe("SIZE= when standard input is a regular file", () => {
+  // A FakeHost "/dev/stdin" file stands for `smtpsend … < file` (stat follows the link to the file).
+  const CRLF_MSG = "From: me@example.org\r\nTo: you@example.net\r\nBcc: hidden@example.net,\r\n  other@example.net\r\nSubject: sized\r\n\r\nbody\r\n.\r\nmore\r\n";
+  const sizeParam = (p: string): number | undefined => {
+    const m = /(?:^| )SIZE=(\d+)/.exec(p);
+    return m ? Number(m[1]) : undefined;
+  };
+  const withFile = (content: string, extra: Record<string, { text: string; mode: number }> = {}) => ({
+    files: { ...RC, "/dev/stdin": { text: content, mode: 0o644 }, ...extra },
+  });
+
+  test("CRLF input: SIZE= is the exact size of what is sent (Bcc: removed, Date:/Message-ID: added)", async () => {
+    const r = await run(["-t"], CRLF_MSG, withFile(CRLF_MSG));
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.ok(!m.data.includes("hidden@"));
+    assert.match(m.data, /\r\nMessage-ID: /);
+    assert.equal(sizeParam(m.mailParams), new TextEncoder().encode(m.data).length, m.mailParams);
+  });
+
+  test("LF input: SIZE= errs low by exactly the CR each line gains on the wire", async () => {
+    const lf = CRLF_MSG.replaceAll("\r\n", "\n");
+    const r = await run(["-t"], lf, withFile(lf));
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    const wire = new TextEncoder().encode(m.data).length;
+    // The input's lines that are sent (all but the two of the folded Bcc: field) each gain a CR;
+    // the added Date: and Message-ID: are counted with CR LF already.
+    const keptInputLines = lf.split("\n").length - 1 - 2;
+    assert.ok(sizeParam(m.mailParams)! <= wire);
+    assert.equal(sizeParam(m.mailParams), wire - keptInputLines, m.mailParams);
+  });
+
+  test("an mbox 'From ' line and a file read partly before (Linux fdinfo offset) are not counted", async () => {
+    const mbox = `From me@example.org Thu Jan  1 00:00:00 2026\r\n${CRLF_MSG}`;
+    const skipped = "ALREADY-READ\n";
+    const r = await run(["-t"], mbox, withFile(skipped + mbox, { "/proc/self/fdinfo/0": { text: `pos:\t${skipped.length}\nflags:\t0100000\n`, mode: 0o444 } }));
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.ok(!m.data.startsWith("From "));
+    assert.equal(sizeParam(m.mailParams), new TextEncoder().encode(m.data).length, m.mailParams);
+  });
+
+  test("a pipe (no regular file behind standard input): no SIZE=", async () => {
+    const r = await run(["-t"], CRLF_MSG);
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.equal(sizeParam(r.srv.messages()[0]!.mailParams), undefined);
+  });
+
+  test("a file larger than the server's SIZE limit is refused before any data is sent (exit 65)", async () => {
+    const big = `From: me@example.org\r\nTo: you@example.net\r\nSubject: big\r\n\r\n${"x".repeat(70)}\r\n`.repeat(1).padEnd(5000, "y");
+    const r = await run(["-t"], big, withFile(big), { extensions: ["PIPELINING", "SIZE 2000"] });
+    assert.equal(r.code, 65, r.host.stderr);
+    assert.match(r.host.stderr, /SIZE limit of 2000/);
+    assert.equal(r.srv.messages().length, 0);
+    assert.ok(!r.srv.sessions[0]!.lines.includes("DATA"), "no DATA");
+  });
+});
+
 /**
  * A connector whose connections, once the end-of-data dot has been written
  * (and passed on: the server has the message), fail every read with the

@@ -32,6 +32,8 @@ export interface PeekedMessage {
   readonly fields: readonly HeaderField[];
   /** The complete input: the bytes already read, then the rest. Read it once. */
   readonly stream: AsyncIterable<Uint8Array>;
+  /** Length in octets of a leading mbox `From ` line (0 when there is none); it is not a header field. */
+  readonly mboxLine: number;
 }
 
 /** Where the header block ends in `buf` (index after the empty line), or -1 if not yet seen. */
@@ -66,9 +68,11 @@ export async function peekHeader(source: AsyncIterable<Uint8Array>, max = 1024 *
     buf = buf.length ? concat(buf, r.value) : r.value;
   }
   let block = buf;
+  let mboxLine = 0;
   // An mbox "From " line is not a header field.
   if (block.length >= 5 && String.fromCharCode(...block.subarray(0, 5)) === "From ") {
     const nl = block.indexOf(LF);
+    mboxLine = nl === -1 ? block.length : nl + 1;
     block = nl === -1 ? new Uint8Array(0) : block.subarray(nl + 1);
   }
   const fields = parseHeaderBlock(block);
@@ -82,7 +86,7 @@ export async function peekHeader(source: AsyncIterable<Uint8Array>, max = 1024 *
       yield r.value;
     }
   })();
-  return { fields, stream };
+  return { fields, stream, mboxLine };
 }
 
 /**
