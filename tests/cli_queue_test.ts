@@ -210,6 +210,8 @@ describe("a queued message remembers where it was going", () => {
     assert.deepEqual(pwRuns, [], "no password looked up when queueing");
     const [id] = await idsIn(host, DEFAULT_QDIR);
     assert.ok(id);
+    assert.equal(await main(["-bp"], io), 0, host.stderr);
+    assert.match(host.stdout, /\(attempts: 0, server: mx\.one\.example:2525\)/);
     const text = new TextDecoder().decode(await host.readFile(`${DEFAULT_QDIR}/${id}.json`));
     assert.ok(!text.includes("s3cret"), "no secret in the record");
     assert.deepEqual(JSON.parse(text).server, {
