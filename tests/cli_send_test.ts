@@ -508,6 +508,22 @@ describe("no reply to the final dot (err.maybeDelivered)", () => {
     assert.match(host.stderr, /^smtpsend: [a-z0-9]+: the server may already have accepted this message/m);
   });
 
+  test("local and SMTP recipients: the SMTP part is queued after local delivery, with the note", async () => {
+    const mda: string[] = [];
+    const host = new FakeHost({
+      files: { [`${HOME}/.smtpsendrc`]: { text: 'hostname = mx.example.org:25\nmda "/usr/bin/procmail -d %T"\n', mode: 0o600 } },
+      stdin: msg,
+      run: (argv) => (mda.push(argv.at(-1)!), { status: 0 }),
+    });
+    const srv = fakeSmtp();
+    const code = await main(["-f", "me@example.org", "bob", "you@example.net"], { host, connector: noReplyAfterDot(srv.connector), now: NOW });
+    assert.equal(code, 0, host.stderr);
+    assert.deepEqual(mda, ["bob"]);
+    const id = /queued as ([a-z0-9]+) for <you@example\.net>/.exec(host.stderr)?.[1];
+    assert.ok(id, host.stderr);
+    assert.match(host.stderr, new RegExp(`it stays queued as ${id} so that nothing is lost, and a later flush \\(smtpsend -q\\) may deliver it twice`));
+  });
+
   test("an ordinary temporary failure gets no such note", async () => {
     const host = new FakeHost({ files: RC, stdin: msg });
     const code = await main(["--queue-on-failure", "you@example.net"], { host, connector: fakeSmtp({ greeting: "421 4.3.2 Not now" }).connector, now: NOW });
