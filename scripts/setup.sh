@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real servers (Postfix, Dovecot SASL, aiosmtpd), real MUAs (s-nail, git send-email; git-email needs
-# libmailtools-perl, only a Recommends), openssl for throwaway certificates.
-DEBS=(postfix dovecot-core python3-aiosmtpd s-nail git git-email libmailtools-perl openssl)
+# Real servers (Postfix, Dovecot SASL and POP3, aiosmtpd), real MUAs (s-nail, git send-email; git-email needs
+# libmailtools-perl, only a Recommends; mutt; fetchmail), openssl for throwaway certificates.
+DEBS=(postfix dovecot-core dovecot-pop3d python3-aiosmtpd s-nail git git-email libmailtools-perl mutt fetchmail openssl)
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -7,7 +7,7 @@
 #   scripts/test-servers.sh status  show which ports answer
 #
 # Environment: SMTPSEND_TEST_DIR (state dir, default /tmp/smtpsend-test),
-# SMTPSEND_TEST_PORT_BASE (default 20025; ports base+0..base+38 and base+40..base+42 are used),
+# SMTPSEND_TEST_PORT_BASE (default 20025; ports base+0..base+38, base+40..base+42 and base+50.. are used),
 # SMTPSEND_TEST_SINK_DELAY (seconds for the slow smtp-sink ports, default 3),
 # SMTPSEND_EXIM_ROOT (where scripts/setup.sh unpacked Exim, default /var/cache/smtpsend/exim4).
 # Needs root (Postfix and Dovecot); re-runs itself through `sudo -n` otherwise.
@@ -46,7 +46,7 @@ fi
 
 # ---------------------------------------------------------------------------
 # Ports. NAME:offset. Sinks: NAME:offset:smtp-sink flags (see README.md).
-PORTS=(PLAIN:0 STARTTLS:1 SUBMISSION:2 SUBMISSIONS:3 WRONGNAME:4 UNKNOWNCA:5 CLEARAUTH:6 CLIENTCERT:7 OAUTH:8 OAUTH_TLS:9)
+PORTS=(PLAIN:0 STARTTLS:1 SUBMISSION:2 SUBMISSIONS:3 WRONGNAME:4 UNKNOWNCA:5 CLEARAUTH:6 CLIENTCERT:7 OAUTH:8 OAUTH_TLS:9 POP3:50)
 SINKS=(
   "SINK:20:"                                   # normal, every message dumped to SINK_DUMP_DIR
   "SINK_HELO:21:-e"                            # no ESMTP: EHLO -> 500 5.5.1, HELO works
@@ -229,13 +229,14 @@ do_start() {
   make_tls
 
   # Users and secrets, fresh on every start.
-  local alice_pw bob_pw carol_pw carol_hash token
-  alice_pw="a-$(rand 12)"; bob_pw="b-$(rand 12)"; carol_pw="c-$(rand 12)"; token="ya29.$(rand 24)"
+  local alice_pw bob_pw carol_pw carol_hash pop_pw token
+  alice_pw="a-$(rand 12)"; bob_pw="b-$(rand 12)"; carol_pw="c-$(rand 12)"; pop_pw="p-$(rand 12)"; token="ya29.$(rand 24)"
   # carol's password is stored only as a hash: SCRAM and CRAM-MD5 cannot work
   # for her, PLAIN and LOGIN can (tests the client's mechanism fallback).
   carol_hash=$(doveadm pw -s SHA512-CRYPT -p "$carol_pw") || die "doveadm pw failed"
-  printf 'alice@smtpsend.test:{PLAIN}%s\nbob@smtpsend.test:{PLAIN}%s\ncarol@smtpsend.test:%s\n' \
-    "$alice_pw" "$bob_pw" "$carol_hash" >"$STATE/dovecot/users"
+  # popper: a POP3 mailbox (maildir $STATE/mail/popper) that Postfix does not deliver to; tests put mail in it.
+  printf 'alice@smtpsend.test:{PLAIN}%s\nbob@smtpsend.test:{PLAIN}%s\ncarol@smtpsend.test:%s\npopper@smtpsend.test:{PLAIN}%s\n' \
+    "$alice_pw" "$bob_pw" "$carol_hash" "$pop_pw" >"$STATE/dovecot/users"
   chgrp "$DOVECOT_INTERNAL_GROUP" "$STATE/dovecot/users"; chmod 0640 "$STATE/dovecot/users"
   local u
   : >"$PF_CONF/vmailbox"
@@ -243,6 +244,7 @@ do_start() {
     printf '%s@smtpsend.test %s/\n%s@localhost %s/\n' "$u" "$u" "$u" "$u" >>"$PF_CONF/vmailbox"
     mkdir -p "$STATE/mail/$u"/{new,cur,tmp}
   done
+  mkdir -p "$STATE/mail/popper"/{new,cur,tmp}
   chown -R "$MAIL_UID:$MAIL_GID" "$STATE/mail" "$STATE/sink" "$STATE/oauth"
 
   # Dovecot (SASL only). Start it first so the auth socket exists before Postfix answers.
@@ -343,7 +345,8 @@ do_start() {
         case $port in
           dovecot-auth) logs+=(dovecot-start dovecot) ;;
           *) off=$((port - BASE))
-             if [ "$off" -lt 8 ]; then logs+=(postfix-start postfix)
+             if [ "$off" -eq 50 ]; then logs+=(dovecot-start dovecot)
+             elif [ "$off" -lt 8 ]; then logs+=(postfix-start postfix)
              elif [ "$off" -lt 10 ]; then logs+=(oauth)
              elif [ "$off" -ge 40 ] && [ "$off" -lt 50 ]; then logs+=(exim-start exim-main exim-panic)
              else for e in "${SINKS[@]}"; do r=${e#*:}; [ "${r%%:*}" = "$off" ] && logs+=("$(tr A-Z a-z <<<"${e%%:*}")"); done
@@ -372,6 +375,7 @@ do_start() {
     echo "# WRONGNAME STARTTLS, cert for other.example | UNKNOWNCA STARTTLS, localhost cert from an unknown CA"
     echo "# CLEARAUTH AUTH offered without TLS | CLIENTCERT STARTTLS + client cert from the test CA required"
     echo "# aiosmtpd: OAUTH STARTTLS then AUTH XOAUTH2 OAUTHBEARER | OAUTH_TLS the same over implicit TLS"
+    echo "# Dovecot: POP3 cleartext POP3 (USER/PASS), mailbox POP3_USER = maildir POP3_MAILDIR"
     for e in "${PORTS[@]}"; do name=${e%%:*}; echo "SMTPSEND_TEST_${name}_PORT=$(port_of "${e#*:}")"; done
     echo "# smtp-sink fault ports (flags in brackets; DELAY=${DELAY}s)"
     for e in "${SINKS[@]}"; do
@@ -396,6 +400,9 @@ do_start() {
     echo "SMTPSEND_TEST_USER3=carol@smtpsend.test"
     echo "SMTPSEND_TEST_PASSWORD3=$carol_pw"
     echo "SMTPSEND_TEST_SASL_MECHANISMS=PLAIN,LOGIN,CRAM-MD5,SCRAM-SHA-1,SCRAM-SHA-256"
+    echo "SMTPSEND_TEST_POP3_USER=popper@smtpsend.test"
+    echo "SMTPSEND_TEST_POP3_PASSWORD=$pop_pw"
+    echo "SMTPSEND_TEST_POP3_MAILDIR=$STATE/mail/popper"
     echo "SMTPSEND_TEST_OAUTH_USER=alice@smtpsend.test"
     echo "SMTPSEND_TEST_OAUTH_TOKEN=$token"
     echo "SMTPSEND_TEST_OAUTH_SPOOL=$STATE/oauth/messages"
@@ -410,7 +417,7 @@ do_start() {
     echo "SMTPSEND_TEST_EXIM_LOG=$STATE/log/exim-main.log"
   } >"$STATE/env.tmp"
   chmod 0644 "$STATE/env.tmp"; mv "$STATE/env.tmp" "$STATE/env"
-  log "up in $((SECONDS - t0)) s: postfix $PORT_PLAIN-$PORT_CLIENTCERT, oauth $PORT_OAUTH/$PORT_OAUTH_TLS, smtp-sink $(port_of 20)-$(port_of 38), exim $PORT_EXIM-$PORT_EXIM_SMALL; env: $STATE/env"
+  log "up in $((SECONDS - t0)) s: postfix $PORT_PLAIN-$PORT_CLIENTCERT, oauth $PORT_OAUTH/$PORT_OAUTH_TLS, pop3 $PORT_POP3, smtp-sink $(port_of 20)-$(port_of 38), exim $PORT_EXIM-$PORT_EXIM_SMALL; env: $STATE/env"
 }
 
 do_status() { # ports as written in the env file (else as computed from the base)

@@ -35,6 +35,7 @@ export type {
   ListOptions,
   QueueEntry,
   QueueEnvelope,
+  QueueServer,
   QueueLastError,
   QueueOptions,
   QueueRecipient,

@@ -25,7 +25,7 @@ describe("parseArgs() sendmail options", () => {
     assert.equal(a.mode, "send");
     assert.deepEqual(a.recipients, ["you@example.net"]);
     assert.equal(a.readRecipients, false);
-    assert.equal(a.ignoreDots, false);
+    assert.deepEqual(a.ignored, []);
     assert.equal(a.verbose, false);
     assert.equal(a.queue, false);
     assert.equal(a.pretend, false);
@@ -43,20 +43,23 @@ describe("parseArgs() sendmail options", () => {
     const a = parseArgs(["-F", "Joe Smith", "-t", "-i", "-v", "-X", "/tmp/log", "-C", "/etc/rc", "-a", "work"]);
     assert.equal(a.fullName, "Joe Smith");
     assert.equal(a.readRecipients, true);
-    assert.equal(a.ignoreDots, true);
+    // -i, -oi and -O IgnoreDots are accepted no-ops: a lone "." line is always data.
+    assert.deepEqual(a.ignored, ["-i"]);
+    assert.equal("ignoreDots" in a, false);
     assert.equal(a.verbose, true);
     assert.equal(a.traceFile, "/tmp/log");
     assert.equal(a.configFile, "/etc/rc");
     assert.equal(a.account, "work");
-    assert.equal(parseArgs(["-oi", "x@y.z"]).ignoreDots, true);
-    assert.equal(parseArgs(["-O", "IgnoreDots=true", "x@y.z"]).ignoreDots, true);
+    assert.deepEqual(parseArgs(["-oi", "x@y.z"]).ignored, ["-oi"]);
+    assert.deepEqual(parseArgs(["-O", "IgnoreDots=true", "x@y.z"]).ignored, ["-OIgnoreDots=true"]);
+    assert.deepEqual(parseArgs(["-O", "IgnoreDots=false", "x@y.z"]).ignored, ["-OIgnoreDots=false"]);
   });
 
   test("grouped flags: -ti and -it, and a value after a group (-tf addr)", () => {
     for (const g of ["-ti", "-it"]) {
       const a = parseArgs([g]);
       assert.equal(a.readRecipients, true);
-      assert.equal(a.ignoreDots, true);
+      assert.deepEqual(a.ignored, ["-i"]);
     }
     const b = parseArgs(["-tfme@example.org"]);
     assert.equal(b.readRecipients, true);
@@ -99,7 +102,7 @@ describe("parseArgs() sendmail options", () => {
     const a = parseArgs(argv);
     assert.equal(a.mode, "send");
     assert.deepEqual(a.recipients, ["x@y.z"]);
-    assert.equal(a.ignoreDots, true); // "-o i" is -oi
+    assert.ok(a.ignored.includes("-oi")); // "-o i" is -oi
     assert.ok(a.ignored.includes("-oem"));
     assert.ok(a.ignored.includes("-h17"));
     assert.ok(a.ignored.includes("-Ltag"));
@@ -113,7 +116,7 @@ describe("parseArgs() sendmail options", () => {
 
   test("Mutt's, git send-email's and fetchmail's command lines", () => {
     const mutt = parseArgs(["-oem", "-oi", "-f", "me@example.org", "--", "you@example.net", "-dash@example.net"]);
-    assert.equal(mutt.ignoreDots, true);
+    assert.ok(mutt.ignored.includes("-oi"));
     assert.equal(mutt.sender, "me@example.org");
     assert.deepEqual(mutt.recipients, ["you@example.net", "-dash@example.net"]);
     const git = parseArgs(["-i", "you@example.net", "other@example.net"]);

@@ -187,3 +187,105 @@ describe("local (MDA) and SMTP recipients in one message", () => {
     assert.deepEqual(await idsIn(host, DEFAULT_QDIR), []);
   });
 });
+
+describe("a queued message remembers where it was going", () => {
+  const MSG = "From: me@example.org\nTo: you@example.net\nSubject: one-off\n\nbody\n";
+
+  test("--queue with one-off server flags and no configuration: the entry keeps them (no secret); a plain -q delivers there", async () => {
+    const pwRuns: string[][] = [];
+    const run: FakeRunHandler = (argv) => {
+      pwRuns.push([...argv]);
+      return { status: 0, stdout: "s3cret-PW\n" };
+    };
+    const host = new FakeHost({ stdin: MSG, run });
+    const srv = fakeSmtp({ users: { me: "s3cret-PW" }, requireAuth: true });
+    const io = { host, connector: srv.connector, now: NOW };
+    const argv = [
+      "--queue", "--host", "mx.one.example", "--port", "2525", "--tls", "none", "--user", "me", "--auth", "plain",
+      "--password-eval", "pass show mail", "--allow-plaintext-auth", "--helo", "client.example", "--timeout", "20",
+      "-t",
+    ];
+    assert.equal(await main(argv, io), 0, host.stderr);
+    assert.equal(srv.sessions.length, 0, "queued, not sent");
+    assert.deepEqual(pwRuns, [], "no password looked up when queueing");
+    const [id] = await idsIn(host, DEFAULT_QDIR);
+    assert.ok(id);
+    assert.equal(await main(["-bp"], io), 0, host.stderr);
+    assert.match(host.stdout, /\(attempts: 0, server: mx\.one\.example:2525\)/);
+    const text = new TextDecoder().decode(await host.readFile(`${DEFAULT_QDIR}/${id}.json`));
+    assert.ok(!text.includes("s3cret"), "no secret in the record");
+    assert.deepEqual(JSON.parse(text).server, {
+      host: "mx.one.example",
+      port: 2525,
+      tls: "none",
+      user: "me",
+      auth: true,
+      authMethod: "PLAIN",
+      passwordCommand: ["/bin/sh", "-c", "pass show mail"],
+      allowPlaintextAuth: true,
+      helo: "client.example",
+      timeoutMs: 20000,
+    });
+
+    // A later, plain -q (a fresh process: same files, no flags, still no configuration file).
+    const later = new FakeHost({ run });
+    Object.defineProperty(later, "nodes", { value: host.nodes });
+    assert.equal(await main(["-q"], { host: later, connector: srv.connector, now: NOW }), 0, later.stderr);
+    assert.equal(srv.messages().length, 1);
+    const s = srv.sessions[0]!;
+    assert.equal(s.connect.hostname, "mx.one.example");
+    assert.equal(s.connect.port, 2525);
+    assert.equal(s.tls, false);
+    assert.equal(s.lines[0], "EHLO client.example");
+    assert.equal(s.authUser, "me");
+    assert.ok(s.lines.some((l) => l.startsWith("AUTH PLAIN")));
+    assert.deepEqual(pwRuns, [["/bin/sh", "-c", "pass show mail"]], "the password command ran again at flush time");
+    assert.deepEqual(await idsIn(host, DEFAULT_QDIR), []);
+  });
+
+  test("the server from SMTPSERVER is kept too (it may be unset at flush time); file settings are not copied", async () => {
+    const host = new FakeHost({ stdin: MSG, env: { SMTPSERVER: "relay.example:2526" } });
+    const srv = fakeSmtp();
+    assert.equal(await main(["-odq", "-t"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    const [id] = await idsIn(host, DEFAULT_QDIR);
+    const doc = JSON.parse(new TextDecoder().decode(await host.readFile(`${DEFAULT_QDIR}/${id}.json`)));
+    assert.deepEqual(doc.server, { host: "relay.example", port: 2526 });
+    const later = sameFiles(host, "");
+    assert.equal(await main(["-q"], { host: later, connector: srv.connector, now: NOW }), 0, later.stderr);
+    assert.equal(srv.sessions[0]!.connect.hostname, "relay.example");
+    assert.equal(srv.sessions[0]!.connect.port, 2526);
+
+    // An identity from the file: only its name is kept, its server is looked up again.
+    const rc = "identity me@example.org\n  hostname mx.old.example:25\n";
+    const h2 = rcHost(rc, MSG);
+    assert.equal(await main(["-odq", "-t"], { host: h2, connector: srv.connector, now: NOW }), 0, h2.stderr);
+    const [id2] = await idsIn(h2, DEFAULT_QDIR);
+    const doc2 = JSON.parse(new TextDecoder().decode(await h2.readFile(`${DEFAULT_QDIR}/${id2}.json`)));
+    assert.equal(doc2.server, null);
+    assert.equal(doc2.account, "me@example.org");
+    h2.setFile(`${HOME}/.smtpsendrc`, "identity me@example.org\n  hostname mx.new.example:25\n", 0o600);
+    assert.equal(await main(["-q"], { host: h2, connector: srv.connector, now: NOW }), 0, h2.stderr);
+    assert.equal(srv.sessions.at(-1)!.connect.hostname, "mx.new.example");
+  });
+
+  test("-q's own flags still win over the entry's (-q --host elsewhere)", async () => {
+    const host = new FakeHost({ stdin: MSG });
+    const srv = fakeSmtp();
+    const io = { host, connector: srv.connector, now: NOW };
+    assert.equal(await main(["--queue", "--host", "mx.one.example", "--port", "2525", "-t"], io), 0, host.stderr);
+    assert.equal(await main(["-q", "--host", "mx.two.example"], io), 0, host.stderr);
+    assert.equal(srv.sessions[0]!.connect.hostname, "mx.two.example");
+    assert.equal(srv.sessions[0]!.connect.port, 25, "a different host does not inherit the entry's port");
+  });
+
+  test("--queue-on-failure keeps the one-off server for the later flush", async () => {
+    const host = new FakeHost({ stdin: MSG });
+    const down = fakeSmtp({ greeting: "421 4.3.2 Not now" });
+    assert.equal(await main(["--queue-on-failure", "--host", "mx.one.example", "--port", "2525", "-t"], { host, connector: down.connector, now: NOW }), 0);
+    assert.equal(down.sessions[0]!.connect.port, 2525);
+    const up = fakeSmtp();
+    assert.equal(await main(["-q"], { host, connector: up.connector, now: NOW }), 0, host.stderr);
+    assert.equal(up.sessions[0]!.connect.hostname, "mx.one.example");
+    assert.equal(up.sessions[0]!.connect.port, 2525);
+  });
+});

@@ -1,13 +1,15 @@
 /**
  * The whole command in-process against an in-memory SMTP server: sendmail
- * mode (lone dot vs -i, -t, Bcc, From:/Date:/Message-ID:, dash recipients,
+ * mode (a lone dot is data, with or without -i; -t, Bcc, From:/Date:/Message-ID:, dash recipients,
  * DSN flags), exit codes under server faults, compose mode, the queue flags
  * and --serverinfo.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { main } from "../src/cli/main.ts";
-import { endAtLoneDot, peekHeader } from "../src/cli/input.ts";
+import { peekHeader } from "../src/cli/input.ts";
+import type { Connector, Transport } from "../deps.ts";
+import { ConnectionError } from "../src/errors.ts";
 import { FakeHost, type FakeHostOptions } from "./support/fake_host.ts";
 import { fakeSmtp, type FakeSmtpOptions } from "./fixtures/cli/fake_smtp.ts";
 
@@ -38,39 +40,88 @@ async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield new TextEncoder().encode(p);
 }
 
-describe("a lone '.' line", () => {
-  test("ends the input without -i (like sendmail); everything after it is not read", async () => {
-    assert.equal(await text(endAtLoneDot(chunks("a\n.\nafter\n"))), "a\n");
-    assert.equal(await text(endAtLoneDot(chunks("a\r\n.\r\nafter\r\n"))), "a\r\n");
-    assert.equal(await text(endAtLoneDot(chunks(".\nall gone\n"))), "");
-    assert.equal(await text(endAtLoneDot(chunks("a\n."))), "a\n");
-  });
+describe("a line holding only '.' is data on every input path", () => {
+  const MSG = "From: me@example.org\nSubject: dots\n\nline 1\n.\nline 3\n.\r\n..two\n.";
+  // What the server receives (it un-stuffs): every line, the final "." too, in CRLF.
+  const SENT_BODY = "line 1\r\n.\r\nline 3\r\n.\r\n..two\r\n.\r\n";
 
-  test("is found across chunk boundaries", async () => {
-    assert.equal(await text(endAtLoneDot(chunks("a\n", ".", "\nafter"))), "a\n");
-    assert.equal(await text(endAtLoneDot(chunks("a\n.", "\r", "\nafter"))), "a\n");
-    assert.equal(await text(endAtLoneDot(chunks("a", "\n", ".", "x\n"))), "a\n.x\n");
-    assert.equal(await text(endAtLoneDot(chunks("a\n.", "\r"))), "a\n");
-  });
-
-  test("other dotted lines pass through unchanged (no unstuffing)", async () => {
-    const input = "..two dots\n.x\n x.\n. \n.\r.\nend\n";
-    assert.equal(await text(endAtLoneDot(chunks(input))), input);
-  });
-
-  test("end to end: without -i the message stops at the dot; with -i (and -oi) the dot is data", async () => {
-    const msg = "From: me@example.org\nSubject: dots\n\nline 1\n.\nline 3\n";
-    const a = await run(["you@example.net"], msg);
-    assert.equal(a.code, 0, a.host.stderr);
-    const sentA = a.srv.messages()[0]!.data;
-    assert.ok(sentA.endsWith("line 1\r\n"), sentA);
-    assert.ok(!sentA.includes("line 3"));
-    for (const flag of ["-i", "-oi"]) {
-      const b = await run([flag, "you@example.net"], msg);
-      assert.equal(b.code, 0, b.host.stderr);
-      // The server un-stuffs, so the lone dot arrives as a lone dot.
-      assert.ok(b.srv.messages()[0]!.data.endsWith("line 1\r\n.\r\nline 3\r\n"), flag);
+  test("with no flag, -i, -oi, -O IgnoreDots, -O IgnoreDots=false: the whole input is sent", async () => {
+    for (const flags of [[], ["-i"], ["-oi"], ["-O", "IgnoreDots=true"], ["-O", "IgnoreDots=false"], ["-oem", "-oi", "--"]]) {
+      const r = await run([...flags, "you@example.net"], MSG);
+      assert.equal(r.code, 0, r.host.stderr);
+      const data = r.srv.messages()[0]!.data;
+      assert.ok(data.endsWith(`\r\n\r\n${SENT_BODY}`), `${flags.join(" ")}: ${JSON.stringify(data)}`);
     }
+  });
+
+  test("split across reads at every position around the dot", async () => {
+    const input = "From: me@example.org\n\na\n.\r\nb\n.\nc\n";
+    for (let i = 1; i < input.length; i++) {
+      for (const j of [i + 1, i + 2]) {
+        if (j >= input.length) continue;
+        const r = await run(["-t", "you@example.net"], "", {
+          stdinChunks: [input.slice(0, i), input.slice(i, j), input.slice(j)],
+        });
+        assert.equal(r.code, 0, r.host.stderr);
+        assert.ok(r.srv.messages()[0]!.data.endsWith("\r\n\r\na\r\n.\r\nb\r\n.\r\nc\r\n"), `split at ${i}, ${j}`);
+      }
+    }
+  });
+
+  test("-t: headers after nothing, recipients read, the body whole", async () => {
+    const r = await run(["-t"], "From: me@example.org\nTo: you@example.net\n\n.\nafter\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.deepEqual(r.srv.messages()[0]!.to, ["you@example.net"]);
+    assert.ok(r.srv.messages()[0]!.data.endsWith("\r\n\r\n.\r\nafter\r\n"));
+  });
+
+  test("a body that is just a lone dot keeps it", async () => {
+    const r = await run(["-f", "me@example.org", "you@example.net"], "Subject: x\n\n.\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.ok(r.srv.messages()[0]!.data.endsWith("\r\n\r\n.\r\n"), r.srv.messages()[0]!.data);
+  });
+
+  test("-odq then -q: the queued message is whole", async () => {
+    const host = new FakeHost({ files: RC, stdin: MSG });
+    const srv = fakeSmtp();
+    const io = { host, connector: srv.connector, now: NOW };
+    assert.equal(await main(["-odq", "you@example.net"], io), 0, host.stderr);
+    assert.equal(await main(["-q"], io), 0, host.stderr);
+    assert.ok(srv.messages()[0]!.data.endsWith(`\r\n\r\n${SENT_BODY}`), srv.messages()[0]!.data);
+  });
+
+  test("--queue-on-failure: the message is whole", async () => {
+    const r = await run(["--queue-on-failure", "you@example.net"], MSG);
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.ok(r.srv.messages()[0]!.data.endsWith(`\r\n\r\n${SENT_BODY}`));
+  });
+
+  test("the MDA gets the whole message on its standard input", async () => {
+    const got: Uint8Array[] = [];
+    const r = await run(["-f", "me@example.org", "localuser"], MSG, {
+      files: { [`${HOME}/.smtpsendrc`]: { text: 'hostname = mx.example.org:25\nmda "/usr/bin/procmail -d %T"\n', mode: 0o600 } },
+      run: (_argv, o) => {
+        got.push(o.stdin ?? new Uint8Array(0));
+        return { status: 0 };
+      },
+    });
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.equal(got.length, 1);
+    const text = new TextDecoder().decode(got[0]);
+    assert.ok(text.endsWith("\n\nline 1\n.\nline 3\n.\r\n..two\n."), JSON.stringify(text));
+  });
+
+  test("compose mode: the body from standard input keeps its lone dot lines", async () => {
+    const r = await run(["-f", "me@example.org", "--subject", "S", "you@example.net"], "para 1\n.\npara 2\n");
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.ok(r.srv.messages()[0]!.data.includes("para 1\r\n.\r\npara 2"), r.srv.messages()[0]!.data);
+  });
+
+  test("-i, -oi are listed as ignored under -v", async () => {
+    const r = await run(["-v", "-i", "-oi", "you@example.net"], MSG);
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.match(r.host.stderr, /ignoring -i\b/);
+    assert.match(r.host.stderr, /ignoring -oi\b/);
   });
 });
 
@@ -346,6 +397,173 @@ describe("queue flags", () => {
     const down = fakeSmtp({ connectError: () => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
     assert.equal(await main(["-q"], { host, connector: down.connector, now: NOW }), 75);
     assert.match(host.stderr, /deferred/);
+  });
+});
+
+describe("SIZE= when standard input is a regular file", () => {
+  // A FakeHost "/dev/stdin" file stands for `smtpsend … < file` (stat follows the link to the file).
+  const CRLF_MSG = "From: me@example.org\r\nTo: you@example.net\r\nBcc: hidden@example.net,\r\n  other@example.net\r\nSubject: sized\r\n\r\nbody\r\n.\r\nmore\r\n";
+  const sizeParam = (p: string): number | undefined => {
+    const m = /(?:^| )SIZE=(\d+)/.exec(p);
+    return m ? Number(m[1]) : undefined;
+  };
+  const withFile = (content: string, extra: Record<string, { text: string; mode: number }> = {}) => ({
+    files: { ...RC, "/dev/stdin": { text: content, mode: 0o644 }, ...extra },
+  });
+
+  test("CRLF input: SIZE= is the exact size of what is sent (Bcc: removed, Date:/Message-ID: added)", async () => {
+    const r = await run(["-t"], CRLF_MSG, withFile(CRLF_MSG));
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.ok(!m.data.includes("hidden@"));
+    assert.match(m.data, /\r\nMessage-ID: /);
+    assert.equal(sizeParam(m.mailParams), new TextEncoder().encode(m.data).length, m.mailParams);
+  });
+
+  test("LF input: SIZE= errs low by exactly the CR each line gains on the wire", async () => {
+    const lf = CRLF_MSG.replaceAll("\r\n", "\n");
+    const r = await run(["-t"], lf, withFile(lf));
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    const wire = new TextEncoder().encode(m.data).length;
+    // The input's lines that are sent (all but the two of the folded Bcc: field) each gain a CR;
+    // the added Date: and Message-ID: are counted with CR LF already.
+    const keptInputLines = lf.split("\n").length - 1 - 2;
+    assert.ok(sizeParam(m.mailParams)! <= wire);
+    assert.equal(sizeParam(m.mailParams), wire - keptInputLines, m.mailParams);
+  });
+
+  test("an mbox 'From ' line and a file read partly before (Linux fdinfo offset) are not counted", async () => {
+    const mbox = `From me@example.org Thu Jan  1 00:00:00 2026\r\n${CRLF_MSG}`;
+    const skipped = "ALREADY-READ\n";
+    const r = await run(["-t"], mbox, withFile(skipped + mbox, { "/proc/self/fdinfo/0": { text: `pos:\t${skipped.length}\nflags:\t0100000\n`, mode: 0o444 } }));
+    assert.equal(r.code, 0, r.host.stderr);
+    const m = r.srv.messages()[0]!;
+    assert.ok(!m.data.startsWith("From "));
+    assert.equal(sizeParam(m.mailParams), new TextEncoder().encode(m.data).length, m.mailParams);
+  });
+
+  test("a pipe (no regular file behind standard input): no SIZE=", async () => {
+    const r = await run(["-t"], CRLF_MSG);
+    assert.equal(r.code, 0, r.host.stderr);
+    assert.equal(sizeParam(r.srv.messages()[0]!.mailParams), undefined);
+  });
+
+  test("a file larger than the server's SIZE limit is refused before any data is sent (exit 65)", async () => {
+    const big = `From: me@example.org\r\nTo: you@example.net\r\nSubject: big\r\n\r\n${"x".repeat(70)}\r\n`.repeat(1).padEnd(5000, "y");
+    const r = await run(["-t"], big, withFile(big), { extensions: ["PIPELINING", "SIZE 2000"] });
+    assert.equal(r.code, 65, r.host.stderr);
+    assert.match(r.host.stderr, /SIZE limit of 2000/);
+    assert.equal(r.srv.messages().length, 0);
+    assert.ok(!r.srv.sessions[0]!.lines.includes("DATA"), "no DATA");
+  });
+});
+
+/**
+ * A connector whose connections, once the end-of-data dot has been written
+ * (and passed on: the server has the message), fail every read with the
+ * error the client reports when the final reply never comes: an SmtpError
+ * with `maybeDelivered: true`. It goes through the CLI's real error paths.
+ */
+function noReplyAfterDot(inner: Connector): Connector {
+  return {
+    name: "no-reply-after-dot",
+    async connect(options) {
+      const t = await inner.connect(options);
+      let tail = "";
+      let dotSent = false;
+      const transport: Transport = {
+        read: () =>
+          dotSent
+            ? Promise.reject(new ConnectionError("Connection lost after the end of the message, before the server's reply", { phase: "message", maybeDelivered: true }))
+            : t.read(),
+        write: async (data) => {
+          tail = (tail + String.fromCharCode(...data.subarray(-5))).slice(-5);
+          await t.write(data);
+          if (tail === "\r\n.\r\n") dotSent = true;
+        },
+        startTls: (o) => t.startTls(o),
+        close: () => t.close(),
+        get tls() {
+          return t.tls;
+        },
+        get localAddress() {
+          return t.localAddress;
+        },
+        get remoteAddress() {
+          return t.remoteAddress;
+        },
+      };
+      return transport;
+    },
+  };
+}
+
+describe("no reply to the final dot (err.maybeDelivered)", () => {
+  const msg = "From: me@example.org\nSubject: maybe\n\nbody\n";
+  const NOTE = /may already have accepted this message: it was sent whole, but no reply to its end came/;
+
+  test("without --queue-on-failure: exit 75, and standard error says the server may have it (sending again may deliver twice)", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    const code = await main(["you@example.net"], { host, connector: noReplyAfterDot(srv.connector), now: NOW });
+    assert.equal(code, 75, host.stderr);
+    assert.match(host.stderr, /^smtpsend: .*Connection lost after the end of the message/m);
+    assert.match(host.stderr, NOTE);
+    assert.match(host.stderr, /sending it again may deliver it twice/);
+    assert.equal(srv.messages().length, 1, "the server did get it: the note is not idle talk");
+  });
+
+  test("--queue-on-failure: it stays queued (exit 0, nothing lost) and the note says a later flush may deliver it twice", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    const code = await main(["--queue-on-failure", "you@example.net"], { host, connector: noReplyAfterDot(srv.connector), now: NOW });
+    assert.equal(code, 0, host.stderr);
+    const id = /stays queued as ([A-Za-z0-9]+)/.exec(host.stderr)?.[1];
+    assert.ok(id, host.stderr);
+    assert.match(host.stderr, NOTE);
+    assert.match(host.stderr, new RegExp(`it stays queued as ${id} so that nothing is lost, and a later flush \\(smtpsend -q\\) may deliver it twice`));
+    // Still queued: -q with a server that answers sends it (the second copy the note warned of).
+    host.stdout = "";
+    assert.equal(await main(["-bp"], { host, connector: srv.connector, now: NOW }), 0);
+    assert.match(host.stdout, new RegExp(`^${id} `, "m"));
+    assert.equal(await main(["-q"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(srv.messages().length, 2);
+  });
+
+  test("-q: an entry whose flush got no final reply is deferred with the same note", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const srv = fakeSmtp();
+    assert.equal(await main(["-odq", "you@example.net"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(await main(["-q"], { host, connector: noReplyAfterDot(srv.connector), now: NOW }), 75);
+    assert.match(host.stderr, /^smtpsend: [a-z0-9]+: deferred: /m);
+    assert.match(host.stderr, /^smtpsend: [a-z0-9]+: the server may already have accepted this message/m);
+  });
+
+  test("local and SMTP recipients: the SMTP part is queued after local delivery, with the note", async () => {
+    const mda: string[] = [];
+    const host = new FakeHost({
+      files: { [`${HOME}/.smtpsendrc`]: { text: 'hostname = mx.example.org:25\nmda "/usr/bin/procmail -d %T"\n', mode: 0o600 } },
+      stdin: msg,
+      run: (argv) => (mda.push(argv.at(-1)!), { status: 0 }),
+    });
+    const srv = fakeSmtp();
+    const code = await main(["-f", "me@example.org", "bob", "you@example.net"], { host, connector: noReplyAfterDot(srv.connector), now: NOW });
+    assert.equal(code, 0, host.stderr);
+    assert.deepEqual(mda, ["bob"]);
+    const id = /queued as ([a-z0-9]+) for <you@example\.net>/.exec(host.stderr)?.[1];
+    assert.ok(id, host.stderr);
+    assert.match(host.stderr, new RegExp(`it stays queued as ${id} so that nothing is lost, and a later flush \\(smtpsend -q\\) may deliver it twice`));
+  });
+
+  test("an ordinary temporary failure gets no such note", async () => {
+    const host = new FakeHost({ files: RC, stdin: msg });
+    const code = await main(["--queue-on-failure", "you@example.net"], { host, connector: fakeSmtp({ greeting: "421 4.3.2 Not now" }).connector, now: NOW });
+    assert.equal(code, 0);
+    assert.doesNotMatch(host.stderr, NOTE);
+    const h2 = new FakeHost({ files: RC, stdin: msg });
+    assert.equal(await main(["you@example.net"], { host: h2, connector: fakeSmtp({ greeting: "421 4.3.2 Not now" }).connector, now: NOW }), 75);
+    assert.doesNotMatch(h2.stderr, NOTE);
   });
 });
 

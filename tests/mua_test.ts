@@ -12,22 +12,32 @@
  *   before git 2.33): a one-commit repository, `git format-patch -1`; the
  *   `[PATCH]` mail lands in the maildir with the diff in its body.
  *
+ * - mutt (`set sendmail="<wrapper>"`, which makes mutt pass no `-oi`): a body
+ *   with lone "." lines, a binary and a text attachment (the text one with lone
+ *   "." lines too); what mutt piped in arrives in the maildir byte for byte.
+ * - fetchmail (`mda "<wrapper> -f %F %T"`, no `-i` either) fetching from
+ *   Dovecot's POP3 server a message with lone "." lines and an attachment: it
+ *   arrives byte for byte through Postfix, the POP3 server still held it when
+ *   smtpsend exited, and fetchmail deletes it only after that; when smtpsend
+ *   fails (wrong password, 77) fetchmail keeps it on the server and a later
+ *   run delivers it.
+ *
  * The CLI runs on the runtime running this file (built `bin/smtpsend.js` on
  * Node, else `cli.ts` through tsx; `bun cli.ts`; `deno run -A cli.ts`),
  * through a small sh wrapper (tests/support/mua/smtpsend-wrapper.sh.in)
  * because MUAs take one program path. Missing MUAs or servers FAIL the test
- * (scripts/setup.sh installs s-nail and git-email; scripts/test-servers.sh
+ * (scripts/setup.sh installs s-nail, git-email, mutt, fetchmail and dovecot-pop3d; scripts/test-servers.sh
  * start runs the servers).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { servers, type StoredMessage, type TestServers, waitForMaildirMessage } from "./support/servers.ts";
+import { readMaildir, servers, type StoredMessage, type TestServers, waitForMaildirMessage } from "./support/servers.ts";
 import { runtimeCommand, testRuntime } from "./support/runtime_command.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -108,6 +118,24 @@ function parsePython(bytes: Uint8Array): PyMessage {
 
 const decodeB64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
+/** Bytes as a string of the same length, one character per octet (for byte-exact comparisons). */
+function octets(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return s;
+}
+
+/**
+ * Checks that `stored` is `sent` with only trace fields put in front (as Postfix's virtual delivery
+ * and fetchmail add them): the rest is byte for byte what was sent.
+ */
+function assertOnlyTraceAdded(stored: string, sent: string, traceFields: readonly string[]): void {
+  assert.ok(stored.endsWith(sent), `the message changed on the way:\n--- sent\n${sent}\n--- stored\n${stored}`);
+  const added = stored.slice(0, stored.length - sent.length);
+  const names = added.split("\n").filter((l) => l !== "" && !/^[ \t]/.test(l)).map((l) => l.slice(0, l.indexOf(":")).toLowerCase());
+  for (const n of names) assert.ok(traceFields.includes(n), `field "${n}" was added in front of the message`);
+}
+
 function token(): string {
   return `mua-${RT}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
@@ -138,6 +166,34 @@ describe(`real MUAs with smtpsend (${RT}) as their sendmail`, () => {
       { mode: 0o755 },
     );
     return { dir, home, wrapper, argsLog, config };
+  }
+
+  /**
+   * Like {@link setup}, with the recording wrapper (tests/support/mua/smtpsend-tee.sh.in): call N leaves
+   * its standard input in `dir/input.N`, smtpsend's status in `dir/status.N` and the POP3 mailbox listing
+   * taken right after smtpsend exited in `dir/pop.N`.
+   */
+  function teeSetup(name: string, password?: string): ReturnType<typeof setup> & { record: (what: string, n: number) => string } {
+    const w = setup(name, password);
+    const rec = join(w.dir, "rec");
+    mkdirSync(rec);
+    writeFileSync(
+      w.wrapper,
+      fill("smtpsend-tee.sh.in", {
+        ARGS_LOG: shq(w.argsLog),
+        DIR: shq(rec),
+        CLI: cliCommand().map(shq).join(" "),
+        CONFIG: shq(w.config),
+        POP_MAILDIR: shq(S.pop3.maildir),
+      }),
+      { mode: 0o755 },
+    );
+    const record = (what: string, n: number): string => {
+      const f = join(rec, `${what}.${n}`);
+      assert.ok(existsSync(f), `the wrapper left no ${what}.${n}`);
+      return octets(readFileSync(f));
+    };
+    return { ...w, record };
   }
 
   /** The argument lists of every wrapper call so far. */
@@ -323,6 +379,198 @@ describe(`real MUAs with smtpsend (${RT}) as their sendmail`, () => {
       assert.ok(body.includes(`Body ${tok}\n.\nafter the dot\n`), `commit message changed: ${body}`);
       assert.ok(body.includes("diff --git a/hello.txt b/hello.txt\n"), "diff header in the body");
       assert.ok(body.includes(`+hello ${tok}\n+second line\n`), "diff lines in the body");
+    });
+  });
+  describe("mutt", () => {
+    test("set sendmail=smtpsend (no -oi): lone '.' lines and two attachments arrive byte for byte", async () => {
+      const mutt = which("mutt", "mutt");
+      const w = teeSetup("mutt");
+      assert.ok(!/\s/.test(w.wrapper), "mutt splits $sendmail on blanks");
+      const tok = token();
+      const binary = join(w.dir, "data.bin");
+      const binBytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
+      writeFileSync(binary, binBytes);
+      const notes = join(w.dir, "notes.txt");
+      const notesText = `notes ${tok}\n.\nmiddle\n.\n`;
+      writeFileSync(notes, notesText);
+      const muttrc = join(w.dir, "muttrc");
+      writeFileSync(
+        muttrc,
+        [
+          `set sendmail="${w.wrapper}"`, // the README's advice: mutt then passes no -oi
+          `set from="${S.users.alice.user}"`,
+          "set use_envelope_from=yes",
+          'set charset="utf-8"',
+          'set send_charset="us-ascii:utf-8"',
+          'set record=""',
+          `set postponed="${join(w.dir, "postponed")}"`,
+          `set folder="${w.dir}"`,
+          `set tmpdir="${w.dir}"`,
+          "",
+        ].join("\n"),
+      );
+      const body = `Hello from mutt ${tok}\n.\nafter the first dot\n.\n\nlast line\n`;
+      const r = run(mutt, ["-n", "-F", muttrc, "-s", `mutt ${tok}`, "-a", binary, notes, "--", "user@smtpsend.test"], {
+        cwd: w.dir,
+        env: muaEnv(w.home),
+        input: body,
+      });
+      assert.equal(r.status, 0, `mutt failed: ${r.stderr}${r.stdout}`);
+
+      const c = calls(w.argsLog);
+      assert.equal(c.length, 1, "the wrapper ran once");
+      assert.deepEqual(c[0], ["-f", S.users.alice.user, "--", "user@smtpsend.test"], "mutt passes no -oi with its own sendmail setting");
+      assert.equal(w.record("status", 1).trim(), "0");
+      const piped = w.record("input", 1);
+      assert.ok(piped.includes(`\n.\nafter the first dot\n.\n`), "mutt piped the lone dots (the test means what it says)");
+
+      const msg = await waitForMaildirMessage("user", (m) => m.text.includes(`mutt ${tok}`));
+      assert.match(msg.header("received") ?? "", /using TLS.*with ESMTPSA/s);
+      // Postfix puts Return-Path, X-Original-To, Delivered-To and Received in front; the rest is what mutt piped.
+      assertOnlyTraceAdded(octets(msg.bytes), piped, ["return-path", "x-original-to", "delivered-to", "received"]);
+
+      const py = parsePython(msg.bytes);
+      assert.deepEqual(py.defects, []);
+      const text = py.parts.find((p) => p.contentType === "text/plain" && p.disposition !== "attachment");
+      assert.ok(text, "text part");
+      assert.equal(new TextDecoder().decode(decodeB64(text!.body)).replace(/\r\n/g, "\n"), body);
+      const bin = py.parts.find((p) => p.filename === "data.bin");
+      assert.ok(bin, `no data.bin among ${py.parts.map((p) => p.filename).join(", ")}`);
+      assert.deepEqual(decodeB64(bin!.body), binBytes);
+      const txt = py.parts.find((p) => p.filename === "notes.txt");
+      assert.ok(txt, "notes.txt attachment");
+      assert.equal(new TextDecoder().decode(decodeB64(txt!.body)).replace(/\r\n/g, "\n"), notesText);
+    });
+  });
+
+  describe("fetchmail", () => {
+    /** A MIME message with lone "." lines in its text and a binary attachment, LF line ends. */
+    function popMessage(tok: string, attachment: Uint8Array): string {
+      const b64 = btoa(String.fromCharCode(...attachment)).replace(/.{1,76}/g, "$&\n");
+      return [
+        "From: Remote Sender <remote@example.org>",
+        "To: popper@smtpsend.test",
+        `Subject: fetched ${tok}`,
+        "Date: Fri, 02 Jan 2026 03:04:05 +0000",
+        `Message-ID: <${tok}@example.org>`,
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="b-1"',
+        "",
+        "--b-1",
+        "Content-Type: text/plain; charset=us-ascii",
+        "",
+        `Fetched ${tok}`,
+        ".",
+        "after the dot",
+        ".",
+        "",
+        "--b-1",
+        'Content-Type: application/octet-stream; name="blob.bin"',
+        'Content-Disposition: attachment; filename="blob.bin"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        b64.trimEnd(),
+        "--b-1--",
+        "",
+      ].join("\n");
+    }
+
+    /** Puts a message into the POP3 mailbox (owned like the maildir, so Dovecot may delete it). */
+    function deposit(name: string, text: string): string {
+      const file = join(S.pop3.maildir, "new", name);
+      writeFileSync(file, text, { mode: 0o600 });
+      const owner = statSync(S.pop3.maildir);
+      if (process.getuid?.() === 0) chownSync(file, owner.uid, owner.gid);
+      return name;
+    }
+
+    /** Messages on the POP3 server whose file name starts with `name` (Dovecot renames new/x to cur/x:2,…). */
+    function onServer(name: string): string[] {
+      return ["new", "cur"].flatMap((d) => readdirSync(join(S.pop3.maildir, d)).filter((f) => f.startsWith(name)).map((f) => `${d}/${f}`));
+    }
+
+    function fetchmail(w: { dir: string; home: string; wrapper: string }): Run {
+      const bin = which("fetchmail", "fetchmail");
+      const rc = join(w.dir, "fetchmailrc");
+      for (const v of [S.pop3.user, S.pop3.password, w.wrapper]) assert.ok(!/["\\\s]/.test(v), `cannot quote ${v} for fetchmailrc`);
+      writeFileSync(
+        rc,
+        [
+          "set no bouncemail",
+          `poll ${S.host} port ${S.pop3.port} protocol pop3 auth password`,
+          `  user "${S.pop3.user}" password "${S.pop3.password}" is "user@smtpsend.test" here`,
+          // The test Dovecot speaks POP3 without TLS on loopback; fetchmail 6.4 otherwise insists on STLS.
+          "  sslproto ''",
+          // fetchmail's own documented form; no -i
+          `  mda "${w.wrapper} -f %F %T"`,
+          "",
+        ].join("\n"),
+        { mode: 0o600 }, // fetchmail refuses a readable rc file
+      );
+      return run(
+        bin,
+        ["-f", rc, "--nodetach", "--nosyslog", "-i", join(w.dir, "fetchids"), "--pidfile", join(w.dir, "fetchmail.pid")],
+        { cwd: w.dir, env: muaEnv(w.home, { FETCHMAILHOME: w.home }) },
+      );
+    }
+
+    before(() => {
+      // Leftovers of an earlier failed run would be fetched too: the mailbox only ever holds test mail.
+      for (const d of ["new", "cur"]) for (const f of readdirSync(join(S.pop3.maildir, d))) rmSync(join(S.pop3.maildir, d, f));
+    });
+
+    test("mda \"smtpsend -f %F %T\": lone '.' lines and an attachment arrive byte for byte, then the POP3 copy is deleted", async () => {
+      const w = teeSetup("fetchmail");
+      const tok = token();
+      const blob = Uint8Array.from({ length: 3000 }, (_, i) => (i * 31 + 7) & 0xff);
+      const original = popMessage(tok, blob);
+      const name = deposit(`${tok}.eml`, original);
+      assert.equal(onServer(name).length, 1);
+
+      const r = fetchmail(w);
+      assert.equal(r.status, 0, `fetchmail failed:\n${r.stdout}\n${r.stderr}`);
+      const c = calls(w.argsLog);
+      assert.equal(c.length, 1, "the wrapper ran once");
+      assert.deepEqual(c[0], ["-f", "remote@example.org", "user@smtpsend.test"], "fetchmail passes no -i");
+      assert.equal(w.record("status", 1).trim(), "0");
+      // When smtpsend had handed the message to Postfix and exited, the POP3 server still held it.
+      assert.ok(w.record("pop", 1).includes(name), `not on the POP3 server when smtpsend exited: ${w.record("pop", 1)}`);
+      // …and fetchmail deleted it afterwards.
+      assert.deepEqual(onServer(name), [], "fetchmail deleted the message after a successful delivery");
+
+      const msg = await waitForMaildirMessage("user", (m) => m.text.includes(`fetched ${tok}`));
+      assert.match(msg.header("received") ?? "", /using TLS.*with ESMTPSA/s);
+      assert.equal(msg.header("return-path"), "<remote@example.org>");
+      // Postfix and fetchmail (its own Received:) add trace fields in front; the original follows whole.
+      assertOnlyTraceAdded(octets(msg.bytes), original, ["return-path", "x-original-to", "delivered-to", "received"]);
+      assert.ok(w.record("input", 1).endsWith(original), "fetchmail piped the original");
+      const py = parsePython(msg.bytes);
+      assert.deepEqual(py.defects, []);
+      const att = py.parts.find((p) => p.filename === "blob.bin");
+      assert.ok(att, "attachment");
+      assert.deepEqual(decodeB64(att!.body), blob);
+    });
+
+    test("when smtpsend fails (wrong password, 77) fetchmail keeps the message; the next run delivers it", async () => {
+      const tok = token();
+      const blob = Uint8Array.from({ length: 500 }, (_, i) => 255 - (i & 0xff));
+      const original = popMessage(tok, blob);
+      const name = deposit(`${tok}.eml`, original);
+
+      const bad = teeSetup("fetchmail-fail", "wrong-password");
+      fetchmail(bad); // fetchmail's own status says little here; the mailbox and smtpsend's status say it all
+      assert.equal(calls(bad.argsLog).length, 1, "the wrapper ran once");
+      assert.equal(bad.record("status", 1).trim(), "77", "smtpsend reports the authentication failure");
+      assert.equal(onServer(name).length, 1, "the message is still on the POP3 server");
+
+      const good = teeSetup("fetchmail-retry");
+      const r = fetchmail(good);
+      assert.equal(r.status, 0, `fetchmail failed:\n${r.stdout}\n${r.stderr}`);
+      assert.equal(good.record("status", 1).trim(), "0");
+      assert.deepEqual(onServer(name), []);
+      const msg = await waitForMaildirMessage("user", (m) => m.text.includes(`fetched ${tok}`));
+      assertOnlyTraceAdded(octets(msg.bytes), original, ["return-path", "x-original-to", "delivered-to", "received"]);
+      assert.equal(readMaildir("user").filter((m) => m.text.includes(`fetched ${tok}`)).length, 1, "delivered once");
     });
   });
 });

@@ -24,6 +24,7 @@ import {
 } from "../src/queue.ts";
 import { faultyHost, HOST_METHODS, testHost } from "./support/queue_host.ts";
 import { currentOwner } from "../src/queue/files.ts";
+import { decodeRecord } from "../src/queue/record.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -140,12 +141,93 @@ describe("Queue.enqueue()", () => {
     assert.equal(doc.account, "work");
     assert.deepEqual(
       Object.keys(doc).sort(),
-      ["v", "id", "createdAt", "size", "eightBit", "from", "recipients", "account", "dsnReturn", "dsnEnvelopeId", "dsnNotify", "smtpUtf8", "attempts", "lastAttemptAt", "nextAttemptAt", "lastError", "failReason"].sort(),
+      ["v", "id", "createdAt", "size", "eightBit", "from", "recipients", "account", "server", "dsnReturn", "dsnEnvelopeId", "dsnNotify", "smtpUtf8", "attempts", "lastAttemptAt", "nextAttemptAt", "lastError", "failReason"].sort(),
     );
+    assert.equal(doc.server, null);
     // After a failed attempt the state file still has no secret.
     await queue.flush({ deliver: failing(new ConnectionError("Connection refused by \"127.0.0.1:1\"")) });
     const again = await fs.readFile(path.join(dir, `${id}.json`), "utf8");
     assert.doesNotMatch(again, /hunter2|SECRET|TOKEN/);
+  });
+
+  test("one-off server settings are kept field by field; a password or passphrase among them is never written", async () => {
+    const { dir, queue } = setup();
+    const server = {
+      host: "smtp.example.org",
+      port: 2587,
+      tls: "starttls-required",
+      tlsVerify: false,
+      caFile: "/etc/ca.pem",
+      certFile: "/home/me/c.pem",
+      keyFile: "/home/me/k.pem",
+      user: "me@example.org",
+      auth: true,
+      authMethod: "PLAIN",
+      passwordCommand: ["/bin/sh", "-c", "pass show mail"],
+      allowPlaintextAuth: true,
+      helo: "client.example.org",
+      timeoutMs: 30000,
+      // Not settings: never written.
+      password: "hunter2-SECRET",
+      passphrase: "hunter2-SECRET",
+      auth2: { pass: "hunter2-SECRET" },
+    };
+    const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"], server } as unknown as Parameters<Queue["enqueue"]>[0], MSG);
+    const text = await fs.readFile(path.join(dir, `${id}.json`), "utf8");
+    assert.doesNotMatch(text, /hunter2|SECRET|passphrase|"password"/);
+    const { password: _p, passphrase: _q, auth2: _a, ...kept } = server;
+    assert.deepEqual(JSON.parse(text).server, kept);
+    const [e] = await queue.list();
+    assert.deepEqual(e!.server, kept);
+  });
+
+  test("bad server settings are refused before anything is written", async () => {
+    const { dir, queue } = setup();
+    const bad: unknown[] = [
+      { host: "mx.example.org\r\nMAIL FROM:<x>" },
+      { host: "" },
+      { port: 0 },
+      { port: 70000 },
+      { port: "25" },
+      { tls: "ssl" },
+      { auth: "yes" },
+      { passwordCommand: [] },
+      { passwordCommand: ["pass\0"] },
+      { helo: "a b" },
+      { timeoutMs: -1 },
+      "smtp.example.org",
+    ];
+    for (const server of bad) {
+      await assert.rejects(
+        queue.enqueue({ from: "a@x.test", to: ["b@y.test"], server } as unknown as Parameters<Queue["enqueue"]>[0], MSG),
+        (e) => e instanceof TypeError || e instanceof RangeError,
+        JSON.stringify(server),
+      );
+    }
+    assert.deepEqual(await ls(dir), []);
+  });
+
+  test("records written before server settings existed are read (server null); a tampered one is refused", async () => {
+    const { dir, queue } = setup();
+    const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"], server: { host: "mx.example.org", port: 25 } }, MSG);
+    const file = path.join(dir, `${id}.json`);
+    const doc = JSON.parse(await fs.readFile(file, "utf8"));
+    delete doc.server;
+    await fs.writeFile(file, JSON.stringify(doc));
+    const [old] = await queue.list();
+    assert.equal(old!.server, null);
+    assert.equal(old!.from, "a@x.test");
+    doc.server = { host: "mx.example.org\r\nRSET", port: 25 };
+    await fs.writeFile(file, JSON.stringify(doc));
+    assert.throws(
+      () => decodeRecord(enc.encode(JSON.stringify(doc)), id, file),
+      (e) => e instanceof QueueError && /"server" "host" contains a control character/.test(e.message),
+    );
+    assert.deepEqual(await queue.list(), [], "an unreadable record is left out of the listing");
+    // …and never sent.
+    let called = 0;
+    await queue.flush({ force: true, deliver: () => (called++, Promise.reject(new Error("must not be called"))) });
+    assert.equal(called, 0);
   });
 
   test("enqueue() rejects bad envelopes before writing anything", async () => {

@@ -3,7 +3,8 @@
 // SMTP over node:net / node:tls, so it checks the servers, not smtpsend.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { chownSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import net from "node:net";
 import tls from "node:tls";
 import {
@@ -550,4 +551,70 @@ test("SINK data faults: end-of-data 450, 500, dropped; 550 abort after 354; slow
     await transaction(c);
     assert.ok(await c.silentFor(500), "no reply to the dot within 500 ms");
   });
+});
+
+/** A raw POP3 session: send a line, read one status line (or a multi-line answer up to "."). */
+async function pop3(port: number, steps: { cmd: string | null; multi?: boolean }[]): Promise<string[]> {
+  const socket = net.connect({ host: servers().host, port });
+  let buf = "";
+  let closed = false;
+  let wake: (() => void) | undefined;
+  socket.on("data", (c: Buffer) => ((buf += c.toString("latin1")), wake?.()));
+  socket.on("close", () => ((closed = true), wake?.()));
+  socket.on("error", () => ((closed = true), wake?.()));
+  const answers: string[] = [];
+  try {
+    for (const step of steps) {
+      if (step.cmd !== null) socket.write(`${step.cmd}\r\n`);
+      const deadline = Date.now() + STEP_TIMEOUT_MS;
+      for (;;) {
+        const end = step.multi && buf.startsWith("+OK") ? buf.indexOf("\r\n.\r\n") : buf.indexOf("\r\n");
+        if (end >= 0) {
+          const len = step.multi && buf.startsWith("+OK") ? end + 5 : end + 2;
+          answers.push(buf.slice(0, len));
+          buf = buf.slice(len);
+          break;
+        }
+        if (closed || Date.now() > deadline) throw new Error(`POP3: no answer to ${step.cmd ?? "the greeting"} (buffer: ${JSON.stringify(buf)})`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+      }
+    }
+  } finally {
+    socket.destroy();
+  }
+  return answers;
+}
+
+test("POP3 port (Dovecot): USER/PASS without TLS, a message put in the mailbox is listed, retrieved and deleted", async () => {
+  const s = servers();
+  const id = token();
+  const name = `${id}.smoke`;
+  const file = `${s.pop3.maildir}/new/${name}`;
+  // The mailbox holds only what tests put there: start empty.
+  for (const d of ["new", "cur"]) for (const f of readdirSync(`${s.pop3.maildir}/${d}`)) rmSync(`${s.pop3.maildir}/${d}/${f}`);
+  writeFileSync(file, `Subject: pop smoke ${id}\n\nline\n.\nafter\n`);
+  const owner = statSync(s.pop3.maildir);
+  if (process.getuid?.() === 0) chownSync(file, owner.uid, owner.gid);
+  const wrong = await pop3(s.pop3.port, [{ cmd: null }, { cmd: `USER ${s.pop3.user}` }, { cmd: "PASS wrong-password" }]);
+  assert.match(wrong[0]!, /^\+OK /);
+  assert.match(wrong[2]!, /^-ERR /);
+  const a = await pop3(s.pop3.port, [
+    { cmd: null },
+    { cmd: `USER ${s.pop3.user}` },
+    { cmd: `PASS ${s.pop3.password}` },
+    { cmd: "LIST", multi: true },
+    { cmd: "RETR 1", multi: true },
+    { cmd: "DELE 1" },
+    { cmd: "QUIT" },
+  ]);
+  assert.match(a[2]!, /^\+OK /, a[2]);
+  assert.match(a[3]!, /^\+OK [\s\S]*\r\n1 \d+\r\n\.\r\n$/, a[3]);
+  // Byte-stuffed on the wire: the lone "." line of the body comes as "..".
+  assert.ok(a[4]!.includes(`Subject: pop smoke ${id}\r\n\r\nline\r\n..\r\nafter\r\n.\r\n`), a[4]);
+  assert.match(a[5]!, /^\+OK /);
+  assert.match(a[6]!, /^\+OK /);
+  assert.ok(!readdirSync(`${s.pop3.maildir}/new`).concat(readdirSync(`${s.pop3.maildir}/cur`)).some((f) => f.startsWith(name)), "deleted after QUIT");
 });

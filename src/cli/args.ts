@@ -14,8 +14,9 @@
  * sendmail flags accepted and ignored (as Postfix and esmtp do): `-Ac -Am`,
  * `-bm`, `-c`, `-d X`, `-e x` (`-em -ee -ep -eq -ew`), `-G`, `-h N`, `-L tag`,
  * `-M xV`, `-m`, `-n`, `-O option=value`, `-o x` (e.g. `-oem -om -odi -odb`),
- * `-p proto`, `-s`, `-U`, `-x` (AIX's mail sets it; Exim ignores it too).
- * `-oi` is `-i`; `-odq` and `-O DeliveryMode=q`
+ * `-p proto`, `-s`, `-U`, `-x` (AIX's mail sets it; Exim ignores it too),
+ * and `-i`, `-oi`, `-O IgnoreDots`: a line holding only `.` never ends the
+ * input, with or without them. `-odq` and `-O DeliveryMode=q`
  * queue the message; `-bi`/`-I` (newaliases) do nothing and exit 0.
  * Refused with exit 64: `-ba -bd -bD -bh -bH -bP -bs -bt -bv`, `-Q`.
  *
@@ -50,8 +51,6 @@ export interface CliArgs {
   readonly fullName?: string;
   /** `-t`: read recipients from `To:`, `Cc:`, `Bcc:`. */
   readonly readRecipients: boolean;
-  /** `-i`/`-oi`: a line with only `.` does not end the input. */
-  readonly ignoreDots: boolean;
   /** `-v`: the protocol trace on standard error. */
   readonly verbose: boolean;
   /** `-X FILE`: append the trace, with timestamps, to FILE. */
@@ -166,7 +165,6 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     mode: "send",
     recipients: [],
     readRecipients: false,
-    ignoreDots: false,
     verbose: false,
     queue: false,
     queueOnFailure: false,
@@ -197,7 +195,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         a.readRecipients = true;
         return;
       case "i":
-        a.ignoreDots = true;
+        // A lone "." line is always data: -i asks for what smtpsend always does.
+        ignored.push(word);
         return;
       case "v":
         a.verbose = true;
@@ -262,8 +261,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         modes.add("flush");
         return;
       case "o":
-        if (v === "i") a.ignoreDots = true;
-        else if (v === "dq") a.queue = true;
+        // -oi: a lone "." line is always data anyway.
+        if (v === "dq") a.queue = true;
         else ignored.push(word);
         return;
       case "O": {
@@ -271,8 +270,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         const name = m?.[1]?.toLowerCase();
         const val = (m?.[2] ?? "").trim().toLowerCase();
         if (name === "deliverymode" && (val === "q" || val === "queue" || val === "queueonly")) a.queue = true;
-        else if (name === "ignoredots" && (val === "" || val === "true" || val === "t")) a.ignoreDots = true;
-        else ignored.push(word);
+        else ignored.push(word); // -O IgnoreDots: a lone "." line is always data anyway
         return;
       }
       default:

@@ -73,6 +73,30 @@ function noCredentialsHint(server: { host: string; port: number }, user: string 
     `add "machine ${server.host} port ${server.port} login ${user ?? "USER"} password PASSWORD" to ~/.authinfo or ~/.netrc (mode 0600), ` +
     `or run smtpsend from a terminal to be asked`;
 }
+/**
+ * Whether a failed send may still have delivered the message: it went out
+ * whole but the server's reply to its end never came (RFC 5321 §6.1).
+ *
+ * @param err The error.
+ * @returns `true` when `err.maybeDelivered` says so.
+ */
+export function mayHaveBeenDelivered(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { maybeDelivered?: unknown }).maybeDelivered === true;
+}
+
+/**
+ * The standard-error line that follows the error line of such a failure.
+ *
+ * @param queuedAs The queue id when the message stays queued (a later flush may send it again), else `undefined`.
+ * @returns One line, newline included.
+ */
+export function maybeDeliveredNote(queuedAs?: string): string {
+  const what = "smtpsend: the server may already have accepted this message: it was sent whole, but no reply to its end came";
+  return queuedAs === undefined
+    ? `${what}; sending it again may deliver it twice\n`
+    : `${what}; it stays queued as ${queuedAs} so that nothing is lost, and a later flush (smtpsend -q) may deliver it twice\n`;
+}
+
 
 /**
  * Sends one message with the account's server and credentials.

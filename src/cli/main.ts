@@ -32,7 +32,7 @@ Usage:
 
 Sendmail options:
   -f ADDR, -r ADDR   envelope sender (also picks the account)    -F NAME    full name for From:
-  -t                 read recipients from the message            -i, -oi    a lone "." line is data
+  -t                 read recipients from the message            -i, -oi    accepted; changes nothing
   -v                 protocol trace on standard error            -X FILE    append the trace to FILE
   -C FILE            configuration file                          -a NAME    account / identity
   -N DSN             never | success,failure,delay               -R RET     full | hdrs
@@ -41,6 +41,8 @@ Sendmail options:
   -bp                list the queue                              --         end of options
   Ignored for compatibility: -Ac -Am -bm -bi -c -d X -e X -G -h N -I -L TAG -M X -m -n -O OPT=VAL
   -o X (-oem -om -odi -odb ...) -p PROTO -s -U -x
+  The message is read to the end of standard input: a line holding only "." is data, with or
+  without -i.
 
 Server and account (override the configuration):
   --host HOST  --port PORT  --tls implicit|starttls|starttls-opportunistic|none

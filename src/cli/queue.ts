@@ -6,6 +6,9 @@
  * - `--queue-on-failure`: store it, then try to send just that entry at once;
  *   a temporary failure leaves it queued (exit 0, with a note on standard
  *   error), a permanent one moves it aside and exits with the error's status.
+ *   When the message went out whole but no reply to its end came, it stays
+ *   queued too (nothing lost) and the note says that the server may already
+ *   have it, so a later flush may deliver it twice.
  * - `-q`, `--flush`: try every queued entry now, due or not (exit 75 when some
  *   stay deferred, 65 when some failed permanently).
  * - `-bp`, `--queue-list`: `mailq`-style listing, failed entries included.
@@ -18,9 +21,14 @@
  * `--queue-remove` work on every queue directory the configuration can
  * put mail in — every account's and `~/Mail/queued-mail` — each once, so
  * mail queued under any identity is seen whatever `-a` says. Queued entries
- * remember the account *name*; at flush time each entry is sent with that
- * account, looked up again (falling back to the sender), so no password is
- * stored.
+ * remember the account *name* and the one-off server settings of the command
+ * line that queued them (`--host`, `--port`, `--tls`, `--user`, `--auth`,
+ * `--password-eval`, `--ca-file`, `--cert-file`, `--key-file`, `--helo`,
+ * `--allow-plaintext-auth`, `--tls-no-verify`, `--timeout`; and the server
+ * from `SMTPSERVER`); at flush time each entry is sent with that account,
+ * looked up again (falling back to the sender), with those settings over it
+ * and the flushing command line's over both. No password is stored:
+ * credentials are looked up again (password command, authinfo/netrc).
  *
  * @module
  */
@@ -29,9 +37,9 @@ import type { Account } from "../config/types.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
 import type { FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
 import type { CliContext } from "./context.ts";
-import { sendSmtp } from "./deliver.ts";
+import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_OK, EX_TEMPFAIL, errorLine, exitCodeFor } from "./errors.ts";
-import { applyOverrides } from "./resolve.ts";
+import { applyOverrides, applyQueuedServer, oneOffServer } from "./resolve.ts";
 
 /** The block of settings before the first `identity` of an esmtp-format file, when it has any. */
 function topLevelBlock(config: Config): Account | undefined {
@@ -92,7 +100,18 @@ async function allQueueDirs(ctx: CliContext, config: Config): Promise<string[]> 
   return out;
 }
 
-function queueEnvelope(account: Account, message: OutgoingMessage): QueueEnvelope {
+/** Whether the account's server came from `SMTPSERVER` (it may be unset at flush time). */
+function hostFromEnvironment(config: Config, account: Account): boolean {
+  if (config.smtpServer === undefined) return false;
+  if (account.source.format === "env") return true;
+  const own = config.accounts.find((a) =>
+    a.name === account.name && a.source.file === account.source.file && a.source.line === account.source.line
+  );
+  return own !== undefined && own.host === undefined;
+}
+
+function queueEnvelope(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): QueueEnvelope {
+  const server = oneOffServer(ctx.args, account, hostFromEnvironment(config, account));
   return {
     from: message.from,
     to: message.to,
@@ -102,6 +121,8 @@ function queueEnvelope(account: Account, message: OutgoingMessage): QueueEnvelop
     ...(message.smtpUtf8 ? { smtpUtf8: true } : {}),
     // Only accounts from a configuration file can be found again by name.
     ...(account.source.file !== null ? { account: account.name } : {}),
+    // …and the server settings given on the command line go with the entry (never a secret).
+    ...(server !== undefined ? { server } : {}),
   };
 }
 
@@ -123,16 +144,20 @@ function dataOf(message: OutgoingMessage): Uint8Array | AsyncIterable<Uint8Array
  */
 export async function enqueue(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): Promise<string> {
   const queue = await openQueue(ctx, config, account);
-  return await queue.enqueue(queueEnvelope(account, message), dataOf(message));
+  return await queue.enqueue(queueEnvelope(ctx, config, account, message), dataOf(message));
 }
 
-/** The account to deliver a queued entry with: its stored name, else by sender. */
+/**
+ * The account to deliver a queued entry with: its stored name, else by
+ * sender; then the entry's one-off server settings; then this command
+ * line's options (`smtpsend -q --host other` still redirects the flush).
+ */
 function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account {
   const named = entry.account !== null && config.accounts.some((a) => a.name === entry.account);
   const account = named
     ? selectAccount(config, { account: entry.account! })
     : selectAccount(config, { sender: entry.from });
-  return applyOverrides(account, ctx.args);
+  return applyOverrides(applyQueuedServer(account, entry.server, entry.id), ctx.args);
 }
 
 /**
@@ -147,7 +172,7 @@ function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account
 export async function sendOrQueue(ctx: CliContext, config: Config, account: Account, message: OutgoingMessage): Promise<number> {
   const { queueMessage } = await import("../queue.ts");
   const queue = await openQueue(ctx, config, account);
-  const id = await queue.enqueue(queueEnvelope(account, message), dataOf(message));
+  const id = await queue.enqueue(queueEnvelope(ctx, config, account, message), dataOf(message));
   ctx.tracer.note(`queued as ${id}; sending now`);
   let lastError: unknown = undefined;
   let lastResult: SendResult | undefined;
@@ -175,10 +200,13 @@ export async function sendOrQueue(ctx: CliContext, config: Config, account: Acco
     }
     case "failed":
       host.writeStderr(lastError !== undefined ? errorLine(lastError) : `smtpsend: ${item.reason ?? "delivery failed"}\n`);
+      if (mayHaveBeenDelivered(lastError)) host.writeStderr(maybeDeliveredNote());
       return lastError !== undefined ? exitCodeFor(lastError) : EX_DATAERR;
     case "deferred": {
       const why = lastError !== undefined ? errorLine(lastError).replace(/^smtpsend: /, "").trimEnd() : (item.reason ?? "some recipients were deferred");
       host.writeStderr(`smtpsend: ${why}; the message stays queued as ${id} (send it later with smtpsend -q)\n`);
+      // Nothing is lost, but the server may have it already: say that a flush may send it twice.
+      if (mayHaveBeenDelivered(lastError)) host.writeStderr(maybeDeliveredNote(id));
       return EX_OK;
     }
     default:
@@ -259,12 +287,20 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
   const { queueMessage } = await import("../queue.ts");
   const totals = { sent: 0, deferred: 0, failed: 0, skipped: 0 };
   let dirCode = EX_OK;
+  const maybeDelivered = new Set<string>();
   for (const dir of await allQueueDirs(ctx, config)) {
     let summary: FlushSummary;
     try {
       summary = await (await queueAt(ctx, dir)).flush({
         force: true,
-        deliver: (entry, data, pending) => sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending)),
+        deliver: async (entry, data, pending) => {
+          try {
+            return await sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending));
+          } catch (e) {
+            if (mayHaveBeenDelivered(e)) maybeDelivered.add(entry.id);
+            throw e;
+          }
+        },
         onProgress: (p) => {
           if (p.type === "result") ctx.tracer.note(`${p.id}: ${p.outcome}${p.reason ? ` (${p.reason})` : ""}`);
         },
@@ -277,6 +313,9 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
     for (const item of summary.items) {
       if (item.outcome === "failed" || item.outcome === "deferred") {
         ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
+        if (maybeDelivered.has(item.id)) {
+          ctx.host.writeStderr(`smtpsend: ${item.id}: ${maybeDeliveredNote(item.outcome === "deferred" ? item.id : undefined).replace(/^smtpsend: /, "")}`);
+        }
       }
       for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);
     }

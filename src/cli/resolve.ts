@@ -22,6 +22,7 @@ import { shellCommand } from "../config/passwordeval.ts";
 import type { Account, TlsMode } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { type AuthOptions, type ClientOptions, DEFAULT_TIMEOUTS, type Timeouts, type TraceEvent } from "../options.ts";
+import type { QueueServer } from "../queue/types.ts";
 import type { CliArgs } from "./args.ts";
 import { cliRemedy } from "./errors.ts";
 
@@ -65,6 +66,86 @@ export function applyOverrides(account: Account, args: CliArgs): Account {
   if (args.allowPlaintextAuth) a.allowPlaintextAuth = true;
   if (args.tlsNoVerify) a.tlsVerify = false;
   if (args.timeoutMs !== undefined) a.timeoutMs = args.timeoutMs;
+  return Object.freeze(a);
+}
+
+/**
+ * The one-off server settings of a command line, for a queue entry
+ * (`--queue`, `--queue-on-failure`, `queue on`): what `--host`, `--port`,
+ * `--tls`, `--user`, `--auth`, `--password-eval`, `--ca-file`,
+ * `--cert-file`, `--key-file`, `--helo`, `--allow-plaintext-auth`,
+ * `--tls-no-verify` and `--timeout` set, and the host and port when the
+ * server came from `SMTPSERVER`. No secrets: a password command is kept as
+ * the command, never its output. The configuration file's own settings are
+ * not copied: the account is looked up again at flush time.
+ *
+ * @param args The command line.
+ * @param account The account after {@link applyOverrides}.
+ * @param hostFromEnv Whether the account's server came from `SMTPSERVER`.
+ * @returns The settings, or `undefined` when there are none.
+ */
+export function oneOffServer(args: CliArgs, account: Account, hostFromEnv: boolean): QueueServer | undefined {
+  const s: Mutable<QueueServer> = {};
+  if ((args.host !== undefined || hostFromEnv) && account.host !== undefined) {
+    s.host = account.host;
+    if (account.port !== undefined) s.port = account.port;
+  }
+  if (args.port !== undefined) s.port = args.port;
+  if (args.tls !== undefined) s.tls = args.tls;
+  if (args.user !== undefined) s.user = args.user;
+  if (args.auth !== undefined) {
+    s.auth = args.auth.auth;
+    if (args.auth.method !== undefined) s.authMethod = args.auth.method;
+  }
+  if (args.passwordEval !== undefined && account.passwordEval !== undefined) s.passwordCommand = [...account.passwordEval.argv];
+  if (args.caFile !== undefined) s.caFile = args.caFile;
+  if (args.certFile !== undefined) s.certFile = args.certFile;
+  if (args.keyFile !== undefined) s.keyFile = args.keyFile;
+  if (args.helo !== undefined) s.helo = args.helo;
+  if (args.allowPlaintextAuth) s.allowPlaintextAuth = true;
+  if (args.tlsNoVerify) s.tlsVerify = false;
+  if (args.timeoutMs !== undefined) s.timeoutMs = args.timeoutMs;
+  return Object.keys(s).length === 0 ? undefined : s;
+}
+
+/**
+ * The account with a queue entry's one-off server settings applied over it
+ * (the same rules as {@link applyOverrides}: a different host does not
+ * inherit the account's port or TLS name; a password command replaces the
+ * configured password).
+ *
+ * @param account The account looked up again for the entry.
+ * @param server The entry's settings.
+ * @param id The entry's id (named in password command errors).
+ * @returns A new account.
+ */
+export function applyQueuedServer(account: Account, server: QueueServer | null, id: string): Account {
+  if (server === null) return account;
+  const a: Mutable<Account> = { ...account };
+  if (server.host !== undefined) {
+    a.host = server.host;
+    if (account.host !== undefined && account.host !== server.host) {
+      delete a.port;
+      delete a.servername;
+    }
+  }
+  if (server.port !== undefined) a.port = server.port;
+  if (server.tls !== undefined) a.tls = server.tls;
+  if (server.servername !== undefined) a.servername = server.servername;
+  if (server.tlsVerify !== undefined) a.tlsVerify = server.tlsVerify;
+  if (server.caFile !== undefined) a.caFile = server.caFile;
+  if (server.certFile !== undefined) a.certFile = server.certFile;
+  if (server.keyFile !== undefined) a.keyFile = server.keyFile;
+  if (server.user !== undefined) a.user = server.user;
+  if (server.auth !== undefined) a.auth = server.auth;
+  if (server.authMethod !== undefined) a.authMethod = server.authMethod;
+  if (server.passwordCommand !== undefined) {
+    a.passwordEval = { argv: [...server.passwordCommand], origin: `--password-eval, kept in queue entry ${id}` };
+    delete a.password;
+  }
+  if (server.allowPlaintextAuth !== undefined) a.allowPlaintextAuth = server.allowPlaintextAuth;
+  if (server.helo !== undefined) a.helo = server.helo;
+  if (server.timeoutMs !== undefined) a.timeoutMs = server.timeoutMs;
   return Object.freeze(a);
 }
 

@@ -5,7 +5,8 @@
  * the queue).
  *
  * Raw messages: only the header is buffered; the body streams from standard
- * input to the server. The message is held in memory only when it must go to
+ * input to the server. When standard input is a regular file, its size
+ * (adjusted for the header changes) is announced with `SIZE=`. The message is held in memory only when it must go to
  * more than one place (several local recipients, or local and SMTP ones).
  *
  * The account is chosen by `-a`, else by the envelope sender (`-f`, else the
@@ -36,9 +37,9 @@ import { prepareRaw } from "../message/envelope.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
 import { isComposeMode } from "./args.ts";
 import type { CliContext } from "./context.ts";
-import { sendSmtp } from "./deliver.ts";
+import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
 import { CliError, EX_CONFIG, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
-import { endAtLoneDot, headerSender, peekHeader } from "./input.ts";
+import { headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
 import { applyOverrides } from "./resolve.ts";
 
@@ -74,9 +75,34 @@ function fullNameOf(ctx: CliContext, account: Account): string | undefined {
   }
 }
 
+/** Standard input, read to its end: a line holding only "." is data (-i and -oi change nothing). */
 function stdinOf(ctx: CliContext): AsyncIterable<Uint8Array> {
-  const raw = ctx.host.stdin();
-  return ctx.args.ignoreDots ? raw : endAtLoneDot(raw);
+  return ctx.host.stdin();
+}
+
+/**
+ * The number of octets left to read on standard input when it is a regular
+ * file (`smtpsend … < message.eml`), else `undefined` (a pipe, a terminal,
+ * a system without `/dev/stdin`). On Linux the file offset of descriptor 0
+ * (`/proc/self/fdinfo/0`) is taken off, for a file partly read before.
+ * Call it before reading standard input.
+ */
+async function regularFileInputSize(ctx: CliContext): Promise<number | undefined> {
+  let info;
+  try {
+    info = await ctx.host.stat("/dev/stdin");
+  } catch {
+    return undefined;
+  }
+  if (!info || !info.isFile) return undefined;
+  let pos = 0;
+  try {
+    const m = /^pos:\s*(\d+)/m.exec(new TextDecoder().decode(await ctx.host.readFile("/proc/self/fdinfo/0")));
+    if (m) pos = Number(m[1]);
+  } catch {
+    // not Linux: the offset is taken to be 0
+  }
+  return info.size >= pos ? info.size - pos : undefined;
 }
 
 /** A message ready to deliver. */
@@ -87,6 +113,14 @@ interface Ready {
   readonly localTo: readonly string[];
   readonly data: AsyncIterable<Uint8Array>;
   readonly smtpUtf8?: boolean;
+  /**
+   * The message size when it can be told before reading it (standard input
+   * is a regular file), for `SIZE=`: the input's size with the header
+   * changes (fields added, `Bcc:` removed) applied. An estimate that errs
+   * low, never high: line ends are counted as in the input (a bare LF
+   * becomes CR LF on the wire).
+   */
+  readonly size?: number;
 }
 
 /**
@@ -107,6 +141,7 @@ export async function runSend(ctx: CliContext, config: Config): Promise<number> 
 
 async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
   const { args } = ctx;
+  const inputSize = await regularFileInputSize(ctx);
   const peeked = await peekHeader(stdinOf(ctx));
   const selectBy = args.sender ?? headerSender(peeked.fields);
   const account = applyOverrides(
@@ -150,7 +185,17 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
   }
   if (prepared.removed.length) ctx.tracer.note(`removed header fields: ${prepared.removed.join(", ")}`);
   if (prepared.added.length) ctx.tracer.note(`added header fields: ${prepared.added.map((a) => a.split(":")[0]).join(", ")}`);
-  return { account, from: prepared.envelope.from, smtpTo, localTo: local, data: prepared.stream() };
+  let size: number | undefined;
+  if (inputSize !== undefined) {
+    const removed = new Set(prepared.removed.map((n) => n.toLowerCase()));
+    const encoder = new TextEncoder();
+    size = inputSize - peeked.mboxLine; // the message layer drops an mbox "From " line
+    for (const f of prepared.fields) if (removed.has(f.name.toLowerCase())) size -= f.end - f.start;
+    for (const a of prepared.added) size += encoder.encode(a).length + 2;
+    if (size < 0) size = undefined;
+    else ctx.tracer.note(`standard input is a file: message size about ${size} octets`);
+  }
+  return { account, from: prepared.envelope.from, smtpTo, localTo: local, data: prepared.stream(), ...(size !== undefined ? { size } : {}) };
 }
 
 async function composeMessage(ctx: CliContext, config: Config): Promise<Ready> {
@@ -225,6 +270,8 @@ function outgoing(ctx: CliContext, ready: Ready, data: AsyncIterable<Uint8Array>
     to: ready.smtpTo,
     data,
     policy: "all",
+    // SIZE= for a stream read from a regular file (bytes are measured by the client itself).
+    ...(ready.size !== undefined && !(data instanceof Uint8Array) ? { size: ready.size } : {}),
     ...(args.bodyType !== undefined ? { eightBit: args.bodyType === "8BITMIME" } : {}),
     ...(notify !== undefined ? { dsnNotify: notify } : {}),
     ...(ret !== undefined ? { dsnReturn: ret } : {}),
@@ -274,6 +321,7 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
         codes.push(EX_OK);
       } catch (e) {
         host.writeStderr(errorLine(e));
+        const maybe = mayHaveBeenDelivered(e);
         const code = exitCodeFor(e);
         if (code === EX_TEMPFAIL && deliveredLocal.length > 0 && deliveredLocal.length === ready.localTo.length) {
           // The local recipients have it: a 75 would make the caller retry and deliver to them again.
@@ -285,13 +333,16 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
               `smtpsend: delivered locally to ${names(deliveredLocal)}; queued as ${id} for ${names(ready.smtpTo)} ` +
                 `after the temporary failure above (smtpsend -q sends it)\n`,
             );
+            if (maybe) host.writeStderr(maybeDeliveredNote(id));
             told = true;
             codes.push(EX_OK);
           } catch (qe) {
+            if (maybe) host.writeStderr(maybeDeliveredNote());
             host.writeStderr(`smtpsend: could not queue the message for ${names(ready.smtpTo)}: ${errorLine(qe).replace(/^smtpsend: /, "")}`);
             codes.push(EX_TEMPFAIL);
           }
         } else {
+          if (maybe) host.writeStderr(maybeDeliveredNote());
           codes.push(code);
         }
       }

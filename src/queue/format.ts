@@ -24,7 +24,7 @@ function clean(text: string): string {
 /**
  * Formats entries like Postfix's `mailq`: one block per entry with id
  * (`*` when a flusher holds it, `!` when failed), size, arrival time and
- * sender; the last error and next attempt; then one line per recipient with
+ * sender; the last error, next attempt, account and recorded server; then one line per recipient with
  * its state; and a total line. Control characters are replaced by `?`.
  *
  * @param entries From {@link Queue.list}.
@@ -48,6 +48,10 @@ export function formatEntries(entries: readonly QueueEntry[]): string {
     if (e.status === "failed") meta.push(`failed: ${e.failReason ?? "unknown"}`);
     else if (e.nextAttemptAt !== null && e.attempts > 0) meta.push(`next attempt: ${localTime(e.nextAttemptAt)}`);
     if (e.account) meta.push(`account: ${clean(e.account)}`);
+    if (e.server?.host !== undefined || e.server?.port !== undefined) {
+      const host = e.server.host === undefined ? "" : e.server.host.includes(":") ? `[${e.server.host}]` : e.server.host;
+      meta.push(`server: ${clean(host)}${e.server.port !== undefined ? `:${e.server.port}` : ""}`);
+    }
     notes.push(`(${meta.join(", ")})`);
     for (const n of notes) lines.push(n);
     for (const r of e.recipients) {

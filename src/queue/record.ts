@@ -3,7 +3,8 @@
  * envelope, encoding, strict decoding (JSON is parsed as data and checked
  * field by field, never evaluated), the public view, and the backoff rule.
  * Only the fields listed here are ever written, so nothing the caller adds
- * to an envelope (a password, say) reaches the disk.
+ * to an envelope (a password, say) reaches the disk — also not inside the
+ * one-off server settings, which are copied field by field.
  * @module
  */
 import type { DsnNotify, RecipientSpec } from "../options.ts";
@@ -14,6 +15,7 @@ import type {
   QueueEnvelope,
   QueueLastError,
   QueueRecipient,
+  QueueServer,
   QueueStatus,
   RecipientState,
 } from "./types.ts";
@@ -40,6 +42,7 @@ export interface QueueRecord {
   from: string;
   recipients: RecipientRecord[];
   account: string | null;
+  server: QueueServer | null;
   dsnReturn: "FULL" | "HDRS" | null;
   dsnEnvelopeId: string | null;
   dsnNotify: DsnNotify | null;
@@ -74,6 +77,76 @@ function checkNotify(value: unknown, what: string): DsnNotify | null {
     return [...value] as DsnNotify;
   }
   throw new TypeError(`${what} must be "NEVER" or a non-empty list of "SUCCESS", "FAILURE", "DELAY"`);
+}
+
+const TLS_MODES: readonly string[] = ["implicit", "starttls-required", "starttls-opportunistic", "none"];
+
+/**
+ * Checks one-off server settings field by field and copies the known ones,
+ * in a fixed order; `null` when there are none.
+ *
+ * @param value The `server` of an envelope or a stored record.
+ * @param what Prefix for error messages.
+ * @returns A frozen copy, or `null`.
+ * @throws {TypeError} For a field of the wrong type or holding a control character.
+ * @throws {RangeError} For an out-of-range port or timeout, or an over-long value.
+ */
+export function checkServer(value: unknown, what: string): QueueServer | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) throw new TypeError(`${what} must be an object`);
+  const o = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  const text = (k: string, max: number, pattern?: RegExp): void => {
+    const v = o[k];
+    if (v === undefined || v === null) return;
+    const t = checkText(v, `${what} "${k}"`, max);
+    if (t === "" || (pattern && !pattern.test(t))) throw new TypeError(`${what} "${k}" is invalid: ${JSON.stringify(t)}`);
+    out[k] = t;
+  };
+  const bool = (k: string): void => {
+    const v = o[k];
+    if (v === undefined || v === null) return;
+    if (typeof v !== "boolean") throw new TypeError(`${what} "${k}" must be a boolean`);
+    out[k] = v;
+  };
+  text("host", 255, /^[^\s]+$/);
+  if (o.port !== undefined && o.port !== null) {
+    if (typeof o.port !== "number" || !Number.isInteger(o.port) || o.port < 1 || o.port > 65535) {
+      throw new RangeError(`${what} "port" must be a port number (1–65535)`);
+    }
+    out.port = o.port;
+  }
+  if (o.tls !== undefined && o.tls !== null) {
+    if (typeof o.tls !== "string" || !TLS_MODES.includes(o.tls)) throw new TypeError(`${what} "tls" must be one of ${TLS_MODES.join(", ")}`);
+    out.tls = o.tls;
+  }
+  text("servername", 255, /^[^\s]+$/);
+  bool("tlsVerify");
+  text("caFile", 4096);
+  text("certFile", 4096);
+  text("keyFile", 4096);
+  text("user", 1024);
+  bool("auth");
+  text("authMethod", 40, /^[A-Za-z0-9_-]+$/);
+  if (o.passwordCommand !== undefined && o.passwordCommand !== null) {
+    const v = o.passwordCommand;
+    if (!Array.isArray(v) || v.length === 0 || v.length > 64) throw new TypeError(`${what} "passwordCommand" must be a non-empty list of words`);
+    out.passwordCommand = v.map((w, i) => {
+      if (typeof w !== "string" || w.length > 8192 || w.includes("\0")) throw new TypeError(`${what} "passwordCommand" word ${i} is invalid`);
+      return w;
+    });
+    if ((out.passwordCommand as string[])[0] === "") throw new TypeError(`${what} "passwordCommand" names no program`);
+    Object.freeze(out.passwordCommand);
+  }
+  bool("allowPlaintextAuth");
+  text("helo", 255, /^[\x21-\x7e]+$/);
+  if (o.timeoutMs !== undefined && o.timeoutMs !== null) {
+    if (typeof o.timeoutMs !== "number" || !(o.timeoutMs > 0) || o.timeoutMs > 2_147_483_647) {
+      throw new RangeError(`${what} "timeoutMs" must be a positive number of milliseconds`);
+    }
+    out.timeoutMs = o.timeoutMs;
+  }
+  return Object.keys(out).length === 0 ? null : Object.freeze(out) as QueueServer;
 }
 
 /**
@@ -127,6 +200,7 @@ export function newRecord(
     from,
     recipients,
     account,
+    server: checkServer(envelope.server, "Envelope \"server\""),
     dsnReturn,
     dsnEnvelopeId: envelope.dsnEnvelopeId === undefined ? null : checkText(envelope.dsnEnvelopeId, "Envelope \"dsnEnvelopeId\"", 100),
     dsnNotify: checkNotify(envelope.dsnNotify, "Envelope \"dsnNotify\""),
@@ -159,6 +233,8 @@ export function encodeRecord(r: QueueRecord): Uint8Array {
       at: x.at,
     })),
     account: r.account,
+    // Re-checked and copied: only the known fields, in a fixed order.
+    server: checkServer(r.server, "Queue record \"server\""),
     dsnReturn: r.dsnReturn,
     dsnEnvelopeId: r.dsnEnvelopeId,
     dsnNotify: r.dsnNotify,
@@ -263,6 +339,13 @@ export function decodeRecord(bytes: Uint8Array, expectedId: string, path: string
   }
   const dsnReturn = o.dsnReturn ?? null;
   if (dsnReturn !== null && dsnReturn !== "FULL" && dsnReturn !== "HDRS") throw corrupt(path, `bad "dsnReturn"`);
+  let server: QueueServer | null;
+  try {
+    // Records written before one-off server settings existed have none.
+    server = checkServer(o.server, `"server"`);
+  } catch (e) {
+    throw corrupt(path, e instanceof Error ? e.message : `bad "server"`);
+  }
   const failReason = o.failReason ?? null;
   if (failReason !== null && failReason !== "rejected" && failReason !== "expired" && failReason !== "unreadable") {
     throw corrupt(path, `bad "failReason"`);
@@ -276,6 +359,7 @@ export function decodeRecord(bytes: Uint8Array, expectedId: string, path: string
     from: addr(o, "from", path)!,
     recipients,
     account: addr(o, "account", path, true),
+    server,
     dsnReturn,
     dsnEnvelopeId: addr(o, "dsnEnvelopeId", path, true),
     dsnNotify: notifyField(o, "dsnNotify", path),
@@ -310,6 +394,7 @@ export function toEntry(r: QueueRecord, status: QueueStatus, now: number): Queue
     from: r.from,
     recipients: Object.freeze(recipients),
     account: r.account,
+    server: r.server,
     dsnReturn: r.dsnReturn,
     dsnEnvelopeId: r.dsnEnvelopeId,
     dsnNotify: r.dsnNotify,

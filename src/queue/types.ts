@@ -6,10 +6,52 @@ import type { Host } from "../../deps.ts";
 import type { DsnNotify, RecipientSpec, SendResult } from "../options.ts";
 
 /**
+ * Where and how to deliver a queued message, without secrets: the one-off
+ * server settings a caller used when it queued the message (for the CLI,
+ * `--host`, `--port`, `--tls` and the like), so that a later flush goes to
+ * the same place. Stored as data in the entry's JSON record; every field is
+ * checked on writing and on reading, unknown ones are dropped. Passwords,
+ * tokens and key passphrases are never part of it: credentials are looked up
+ * again at flush time (a password command is a command, run again then).
+ */
+export interface QueueServer {
+  /** SMTP server host name or IP address. */
+  readonly host?: string;
+  /** TCP port (1–65535). */
+  readonly port?: number;
+  /** TLS mode. */
+  readonly tls?: "implicit" | "starttls-required" | "starttls-opportunistic" | "none";
+  /** The name the server certificate must match, when it is not `host`. */
+  readonly servername?: string;
+  /** `false`: the server certificate is not checked (only when the caller asked for that). */
+  readonly tlsVerify?: boolean;
+  /** PEM file of trusted CAs. */
+  readonly caFile?: string;
+  /** PEM client certificate file. */
+  readonly certFile?: string;
+  /** PEM client key file (its passphrase is never stored). */
+  readonly keyFile?: string;
+  /** User name for SMTP AUTH. */
+  readonly user?: string;
+  /** `true`: authenticate; `false`: never. */
+  readonly auth?: boolean;
+  /** Forced SASL mechanism, e.g. `"PLAIN"`. */
+  readonly authMethod?: string;
+  /** A command printing the password (program and arguments), run again at flush time. */
+  readonly passwordCommand?: readonly string[];
+  /** Allow credentials over a connection without TLS. */
+  readonly allowPlaintextAuth?: boolean;
+  /** EHLO name. */
+  readonly helo?: string;
+  /** Network timeout in milliseconds. */
+  readonly timeoutMs?: number;
+}
+
+/**
  * The envelope stored with a queued message. It is written to disk as JSON,
- * so it holds only data: addresses, DSN options and the *name* of the
- * account to send with later. It never holds credentials; unknown
- * properties are ignored and never written.
+ * so it holds only data: addresses, DSN options, the *name* of the
+ * account to send with later and one-off server settings. It never holds
+ * credentials; unknown properties are ignored and never written.
  */
 export interface QueueEnvelope {
   /** The reverse-path; `""` for the null sender `<>`. */
@@ -29,6 +71,11 @@ export interface QueueEnvelope {
    * again from the configuration at flush time. Never a password.
    */
   readonly account?: string;
+  /**
+   * One-off server settings to deliver with (no secrets), applied over the
+   * account's at flush time. See {@link QueueServer}.
+   */
+  readonly server?: QueueServer;
 }
 
 /** Delivery state of one recipient of a queued message. */
@@ -99,6 +146,8 @@ export interface QueueEntry {
   readonly recipients: readonly QueueRecipient[];
   /** The account name to send with, or `null` for the default. */
   readonly account: string | null;
+  /** One-off server settings recorded when it was queued, or `null` (entries written before they existed, too). */
+  readonly server: QueueServer | null;
   /** DSN RET, when set. */
   readonly dsnReturn: "FULL" | "HDRS" | null;
   /** DSN ENVID, when set. */

@@ -54,6 +54,8 @@ export interface FakeHostOptions {
   readonly run?: FakeRunHandler;
   /** Standard input contents. */
   readonly stdin?: string | Uint8Array;
+  /** Standard input as these chunks, in order (instead of `stdin`, which arrives as one chunk). */
+  readonly stdinChunks?: readonly (string | Uint8Array)[];
   /** Answers for {@link Host.prompt}, in order; `null` simulates no terminal / end of input. */
   readonly prompts?: (string | null)[];
   /** Which streams are terminals (default none). */
@@ -117,6 +119,7 @@ export class FakeHost implements Host {
   #pid: number;
   #runHandler: FakeRunHandler;
   #stdin: Uint8Array;
+  #stdinChunks: readonly Uint8Array[] | undefined;
   #prompts: (string | null)[];
   #terminals: Set<string>;
   #mtime: number;
@@ -129,6 +132,7 @@ export class FakeHost implements Host {
     this.#pid = options.pid ?? 4242;
     this.#runHandler = options.run ?? ((argv) => ({ status: 127, stderr: `${argv[0]}: command not found\n` }));
     this.#stdin = bytesOf(options.stdin);
+    this.#stdinChunks = options.stdinChunks?.map((c) => bytesOf(c));
     this.#prompts = [...(options.prompts ?? [])];
     this.#terminals = new Set(options.terminals ?? []);
     this.#mtime = options.mtimeMs ?? 0;
@@ -340,6 +344,10 @@ export class FakeHost implements Host {
   }
 
   async *stdin(): AsyncIterable<Uint8Array> {
+    if (this.#stdinChunks) {
+      for (const c of this.#stdinChunks) yield c.slice();
+      return;
+    }
     if (this.#stdin.length > 0) yield this.#stdin;
   }
 

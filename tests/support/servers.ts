@@ -130,6 +130,16 @@ export interface OAuthInfo {
   readonly attemptsFile: string;
 }
 
+/** Dovecot's POP3 listener (port offset 50) and the mailbox it serves. */
+export interface PopInfo {
+  readonly port: number;
+  /** Login name (`popper@smtpsend.test`). */
+  readonly user: string;
+  readonly password: string;
+  /** The mailbox, a Maildir (`new/`, `cur/`, `tmp/`) that Postfix never delivers to. */
+  readonly maildir: string;
+}
+
 /** Everything the running test servers offer. */
 export interface TestServers {
   /** State dir (SMTPSEND_TEST_DIR). Logs are in `<dir>/log/`. */
@@ -150,6 +160,8 @@ export interface TestServers {
   /** Mechanisms the Postfix AUTH ports advertise, e.g. `["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]`. */
   readonly mechanisms: readonly string[];
   readonly oauth: OAuthInfo;
+  /** Dovecot's POP3 server (cleartext USER/PASS) and its one mailbox, which only tests put mail in. */
+  readonly pop3: PopInfo;
   /** Maildir of `user@smtpsend.test` (has `new/`, `cur/`, `tmp/`). */
   readonly maildir: string;
   /** Parent of every Maildir: `<mailBase>/<local-part>/`. */
@@ -320,6 +332,12 @@ export function servers(): TestServers {
       token: str("OAUTH_TOKEN"),
       spoolDir: str("OAUTH_SPOOL"),
       attemptsFile: join(dir, "oauth", "auth.jsonl"),
+    },
+    pop3: {
+      port: port("POP3"),
+      user: str("POP3_USER"),
+      password: str("POP3_PASSWORD"),
+      maildir: str("POP3_MAILDIR"),
     },
     maildir: str("MAILDIR"),
     mailBase: str("MAIL_BASE"),
