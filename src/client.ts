@@ -465,10 +465,28 @@ export class SmtpClient {
    * recipients do not fail the message unless `policy` is `"all"` or nobody
    * was accepted.
    *
+   * Only content the server agreed to is sent. 8-bit octets need 8BITMIME and
+   * go under `BODY=8BITMIME` (announced for a stream whenever 8BITMIME is
+   * offered, unless `eightBit: false`); NUL octets never go. In-memory data
+   * is checked before MAIL. A stream is checked as it is sent: when it turns
+   * out to hold what may not go, the transaction is abandoned by closing the
+   * connection without the end of data — inside DATA or BDAT that is the only
+   * abort that cannot deliver the part already sent — and a permanent
+   * {@link SmtpError} in phase `"message"` is thrown.
+   *
+   * A negative reply to a BDAT chunk that is not the last, or any reply that
+   * arrives while message data is still being written, stops the sending and
+   * closes the connection (the server may take the rest for commands); the
+   * reply is thrown as a {@link ReplyError}. A later `send()` on this client
+   * then throws a {@link ConnectionError} saying why it was closed: connect a
+   * new client (the `send()` helper does so for every message).
+   *
    * @param message Envelope and content.
    * @returns Accepted and rejected recipients and the final reply.
    * @throws {ReplyError} When MAIL is refused, no recipient is accepted (or not all, with `policy: "all"`), or the data is refused.
-   * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed.
+   * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed. When the
+   *   end of the message was sent but no reply came (time-out, connection lost), `maybeDelivered` is `true`:
+   *   the server may already have accepted it (RFC 5321 §6.1).
    */
   async send(message: OutgoingMessage | ComposedMessage): Promise<SendResult> {
     if (this.#state === "new") throw new TypeError("Call connect() before send()");
