@@ -850,32 +850,38 @@ export class SmtpClient {
     }
     const { early, watch } = this.#readAhead!;
     for (let at = 0; at < bytes.length; at += DATA_WRITE_SIZE) {
-      if (watch.settled) return await this.#earlyReply(phase);
+      if (watch.settled) return await this.#earlyReply(phase, null);
       const block = bytes.subarray(at, at + DATA_WRITE_SIZE);
       const lastBlock = at + DATA_WRITE_SIZE >= bytes.length;
       const writing = this.#write(block, phase, Date.now() + this.#timeouts.dataBlock, false);
-      writing.catch(() => {}); // seen below, or abandoned after an early reply
-      if ((await Promise.race([writing.then(() => WRITTEN, () => WRITTEN), early])) === WRITTEN) {
-        await writing;
-        continue;
+      const outcome: Promise<typeof WRITTEN | { err: unknown }> = writing.then(() => WRITTEN as typeof WRITTEN, (err: unknown) => ({ err }));
+      let done: typeof WRITTEN | typeof EARLY | { err: unknown } = await Promise.race([outcome, early]);
+      if (done === EARLY) {
+        // The server spoke while this block was being written. After the last
+        // block that is its ordinary reply (it can arrive before our write
+        // settles); before it, the reply came early.
+        if (!lastBlock) return await this.#earlyReply(phase, null);
+        done = await outcome;
       }
-      // The server spoke while this block was being written. After the last
-      // block that is its ordinary reply (it can arrive before our write
-      // settles); before it, or when the write fails, the reply came early.
-      if (!lastBlock) return await this.#earlyReply(phase);
-      try {
-        await writing;
-      } catch {
-        return await this.#earlyReply(phase);
-      }
+      if (done === WRITTEN) continue;
+      // The write failed. A time-out stands; a broken connection may be the
+      // server closing after a reply that says why (smtp-sink -A, Exim).
+      if (done.err instanceof TimeoutError) throw done.err;
+      return await this.#earlyReply(phase, done.err);
     }
   }
 
-  /** A reply came while message data was still being written: read it, close, throw. */
-  async #earlyReply(phase: SmtpPhase): Promise<never> {
+  /**
+   * A reply came while message data was still being written, or the write
+   * failed: read the reply, close, throw it. Without a reply, `writeError`
+   * (when there is one) is thrown.
+   */
+  async #earlyReply(phase: SmtpPhase, writeError: unknown): Promise<never> {
     let reply: Reply;
     try {
       reply = await this.#readReply(phase, Date.now() + this.#timeouts.dataBlock);
+    } catch (err) {
+      throw writeError ?? err;
     } finally {
       this.#shut(`the server replied before the message data was sent in full`);
     }

@@ -155,6 +155,15 @@ describe(`issue 10 against real servers (${RT})`, () => {
     await assertNotDelivered(tok);
   });
 
+  test("the CLI: a 1.2 MB message to Postfix's 100000-octet port (a refused BDAT chunk) exits 65, not 75", async () => {
+    const tok = token("clibig");
+    const input = `From: <sender@example.org>\nTo: ${USER}\nSubject: ${tok}\n\n${asciiLines(15000).replace(/\r\n/g, "\n")}`;
+    const r = await cli(["--host", S.host, "--port", String(S.ports.small), "-f", "sender@example.org", USER], input);
+    assert.equal(r.status, 65, r.stderr);
+    assert.match(r.stderr, /^smtpsend: .*552/);
+    await assertNotDelivered(tok);
+  });
+
   test("a wrong password on the submission port: QUIT follows the 535 and Postfix logs quit=1", async () => {
     const before = postfixLog().length;
     const { connector, writes } = await recordingConnector();
@@ -208,6 +217,17 @@ describe(`issue 10 against real servers (${RT})`, () => {
     const r = await send(opts(S.ports.small), { from: "sender@example.org", to: [USER], data: header(small) + "small\r\n" });
     assert.equal(r.reply.code, 250);
     await waitForMaildirMessage("user", (m) => m.header("subject") === small);
+  });
+
+  test("smtp-sink answering 550 right after 354 without reading the data: the 550 is reported, not a broken pipe", async () => {
+    // 2 MB: far more than the socket buffers hold, so the server's reply and
+    // close come while the data is still being written.
+    const c = await SmtpClient.connect(opts(S.sink.abortData));
+    await assert.rejects(
+      c.send({ from: "sender@example.org", to: [USER], data: header(token("abort")) + asciiLines(25000) }),
+      (e: unknown) => e instanceof ReplyError && e.code === 550 && e.phase === "message" && !e.temporary && !e.maybeDelivered,
+    );
+    assert.equal(c.connected, false);
   });
 
   test("smtp-sink never answering the final dot: TimeoutError saying it may have been accepted (maybeDelivered)", async () => {
