@@ -8,6 +8,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SmtpClient } from "../src/client.ts";
 import { send } from "../src/send.ts";
+import { smtpDeliverer } from "../src/queue/smtp.ts";
+import type { QueueEntry } from "../src/queue/types.ts";
 import { ConnectionError, ProtocolError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { TraceEvent } from "../src/options.ts";
 import type { Connector } from "../deps.ts";
@@ -346,6 +348,57 @@ describe("SmtpClient: a BDAT chunk refused mid-message (issue 10 item 5)", () =>
     );
     assert.deepEqual(s.errors, []);
     assert.equal(c.connected, false);
+  });
+});
+
+describe("the queue's deliverer after a refused BDAT chunk", () => {
+  test("the next entry goes over a new connection, not the closed one", async () => {
+    const mib = asciiLines(Math.ceil((1024 * 1024) / 80));
+    const first = scripted([
+      ...HELLO,
+      { send: "250-mx\r\n250 CHUNKING\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: `BDAT ${mib.length}\r\n${mib}` },
+      { send: "552 5.3.4 Message size exceeds fixed limit\r\n" },
+    ]);
+    const second = scripted([
+      ...HELLO,
+      { send: "250-mx\r\n250 CHUNKING\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "BDAT 7 LAST\r\nsmall\r\n" },
+      { send: "250 2.0.0 queued\r\n" },
+      { expect: "QUIT\r\n" },
+      { send: "221 bye\r\n" },
+    ]);
+    const servers = [first, second];
+    let n = 0;
+    const connector: Connector = { name: "two servers", connect: (o) => servers[n++]!.connector.connect(o) };
+    const d = smtpDeliverer({ host: "mx.test", port: 25, tls: "none", connector, timeouts });
+    const entry = (id: string) =>
+      ({
+        id,
+        from: "a@x.test",
+        recipients: [{ address: "b@y.test", state: "pending" }],
+        eightBit: false,
+        smtpUtf8: false,
+        dsnReturn: null,
+        dsnEnvelopeId: null,
+        dsnNotify: null,
+        account: null,
+      }) as unknown as QueueEntry;
+    await assert.rejects(d.deliver(entry("one"), chunks(mib, mib), ["b@y.test"]), (e: unknown) =>
+      e instanceof ReplyError && e.code === 552 && !e.temporary);
+    const r = await d.deliver(entry("two"), chunks("small\r\n"), ["b@y.test"]);
+    assert.equal(r.reply.code, 250);
+    await d.close();
+    assert.equal(n, 2, "a second connection");
+    assert.deepEqual([...first.errors, ...second.errors], []);
   });
 });
 
