@@ -790,7 +790,7 @@ export class SmtpClient {
       this.#shut("an 8-bit octet turned up in the message stream");
       throw new SmtpError(
         `Message has 8-bit data but ${
-          this.#capabilities?.eightBitMime ? "it was sent as 7-bit (eightBit: false)" : "the server does not offer 8BITMIME (RFC 6152)"
+          this.#capabilities?.eightBitMime ? "the message was declared 7-bit (BODY=7BIT)" : "the server does not offer 8BITMIME (RFC 6152)"
         }; the transaction was abandoned by closing the connection, and nothing was delivered. Encode the body as quoted-printable or base64`,
         { phase: "message" },
       );

@@ -112,7 +112,7 @@ describe("SmtpClient: only bytes the server agreed to (issue 10 item 2)", () => 
     await c.connect();
     await assert.rejects(
       c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks("Subject: s\r\n\r\n", "\u00fcber\r\n"), eightBit: false }),
-      (e: unknown) => isDataError(e, /sent as 7-bit/),
+      (e: unknown) => isDataError(e, /declared 7-bit/),
     );
     assert.deepEqual(s.errors, []);
     assert.equal(s.writes.at(-1), "DATA\r\n", "not one octet of data was written");
