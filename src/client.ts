@@ -830,7 +830,8 @@ export class SmtpClient {
 
   /**
    * Writes message data (DATA content or a BDAT chunk) in blocks of
-   * {@link DATA_WRITE_SIZE}, each under the data-block deadline, while a read
+   * {@link DATA_WRITE_SIZE}, each under the data-block deadline (a slow but
+   * moving link is not a time-out; a stalled one is), while a read
    * waits for a reply that comes early. A server may answer before it has
    * read everything (a refused BDAT chunk, smtp-sink -A, a size limit); the
    * rest of what we would write could then be read as commands. So on an
@@ -1029,16 +1030,6 @@ export class SmtpClient {
       },
       replyError: (reply: Reply, message: string) => this.#replyError(reply, "auth", message),
     };
-  }
-
-  /**
-   * Writes message data in blocks of {@link DATA_WRITE_SIZE}, each under the
-   * data-block deadline: a slow but moving link is not a time-out; a stalled one is.
-   */
-  async #writeData(bytes: Uint8Array, phase: SmtpPhase): Promise<void> {
-    for (let at = 0; at < bytes.length; at += DATA_WRITE_SIZE) {
-      await this.#write(bytes.subarray(at, at + DATA_WRITE_SIZE), phase, Date.now() + this.#timeouts.dataBlock, false);
-    }
   }
 
   async #write(bytes: Uint8Array, phase: SmtpPhase, deadline: number, trace = true): Promise<void> {
