@@ -46,6 +46,9 @@ import { envelopeForServer } from "./message/idna.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** How long to wait for the reply to the QUIT sent after a failure, in milliseconds. */
+const FAILURE_QUIT_TIMEOUT = 5_000;
+
 /** Target size of one write of message data, and of one BDAT chunk. */
 const DATA_WRITE_SIZE = 64 * 1024;
 const BDAT_CHUNK_SIZE = 1024 * 1024;
@@ -158,6 +161,16 @@ export class SmtpClient {
   #busy = false;
   /** Whether the current send() has written anything (errors before that leave the session intact). */
   #wrote = false;
+  /**
+   * Set while the connection is inside an exchange that a QUIT may not
+   * interrupt: the TLS handshake, an AUTH exchange awaiting its reply,
+   * message data up to the reply to its end.
+   */
+  #midExchange = false;
+  /** See {@link ReadAhead}. */
+  #readAhead: ReadAhead | null = null;
+  /** Why the connection was closed, for the error of a later call. */
+  #closedBecause = "";
   /** Strings never to show in a trace line or error message (set while authenticating). */
   #redact: string[] = [];
   /** Reads and writes waiting under a deadline (see #withDeadline). */
@@ -229,6 +242,13 @@ export class SmtpClient {
    * be sent: greeting, EHLO (HELO fallback), STARTTLS per the TLS mode, EHLO
    * again, AUTH when credentials are configured.
    *
+   * When this fails after the greeting with the connection still in a clean
+   * state (a refused EHLO, STARTTLS or AUTH, STARTTLS required but not
+   * offered, credentials refused before sending), the client says QUIT and
+   * reads its reply, within a short deadline, before closing (RFC 5321
+   * §4.1.1.10). After a time-out, a protocol error, a 421, a lost connection
+   * or a failed TLS handshake it just closes.
+   *
    * @returns Resolves when ready.
    * @throws {SmtpError} Connection, TLS, protocol, reply or timeout errors; the connection is closed.
    */
@@ -239,7 +259,8 @@ export class SmtpClient {
       await this.#open();
       this.#state = "idle";
     } catch (err) {
-      this.close();
+      if (this.#cleanForQuit(err)) await this.#goodbye();
+      this.#shut(`connect() failed: ${(err as Error)?.message ?? err}`);
       throw err;
     } finally {
       this.#disarmIfIdle();
@@ -428,6 +449,7 @@ export class SmtpClient {
       );
     }
     const transport = this.#transport!;
+    this.#midExchange = true; // until the handshake succeeds: no cleartext QUIT after a failed one
     const info = await this.#withDeadline(
       transport.startTls(tlsOptions),
       Date.now() + this.#timeouts.tls,
@@ -435,6 +457,7 @@ export class SmtpClient {
       this.#timeouts.tls,
       "TLS handshake",
     );
+    this.#midExchange = false;
     this.#parser = new ReplyParser();
     // RFC 3207 §4.2: forget everything learnt before TLS.
     this.#capabilities = null;
@@ -459,14 +482,32 @@ export class SmtpClient {
    * recipients do not fail the message unless `policy` is `"all"` or nobody
    * was accepted.
    *
+   * Only content the server agreed to is sent. 8-bit octets need 8BITMIME and
+   * go under `BODY=8BITMIME` (announced for a stream whenever 8BITMIME is
+   * offered, unless `eightBit: false`); NUL octets never go. In-memory data
+   * is checked before MAIL. A stream is checked as it is sent: when it turns
+   * out to hold what may not go, the transaction is abandoned by closing the
+   * connection without the end of data — inside DATA or BDAT that is the only
+   * abort that cannot deliver the part already sent — and a permanent
+   * {@link SmtpError} in phase `"message"` is thrown.
+   *
+   * A negative reply to a BDAT chunk that is not the last, or any reply that
+   * arrives while message data is still being written, stops the sending and
+   * closes the connection (the server may take the rest for commands); the
+   * reply is thrown as a {@link ReplyError}. A later `send()` on this client
+   * then throws a {@link ConnectionError} saying why it was closed: connect a
+   * new client (the `send()` helper does so for every message).
+   *
    * @param message Envelope and content.
    * @returns Accepted and rejected recipients and the final reply.
    * @throws {ReplyError} When MAIL is refused, no recipient is accepted (or not all, with `policy: "all"`), or the data is refused.
-   * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed.
+   * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed. When the
+   *   end of the message was sent but no reply came (time-out, connection lost), `maybeDelivered` is `true`:
+   *   the server may already have accepted it (RFC 5321 §6.1).
    */
   async send(message: OutgoingMessage | ComposedMessage): Promise<SendResult> {
     if (this.#state === "new") throw new TypeError("Call connect() before send()");
-    if (this.#state === "closed") throw new ConnectionError("The connection is closed", { phase: "mail" });
+    if (this.#state === "closed") throw this.#closedError("mail");
     if (this.#busy) throw new TypeError("send() called while another operation is in progress on this client");
     this.#busy = true;
     this.#wrote = false;
@@ -475,7 +516,7 @@ export class SmtpClient {
     } catch (err) {
       // Errors before the first write (bad arguments, SIZE, SMTPUTF8) and
       // negative replies leave the session usable; anything else closes it.
-      if (this.#wrote && !(err instanceof ReplyError && err.code !== 421)) this.close();
+      if (this.#wrote && !(err instanceof ReplyError && err.code !== 421)) this.#shut("a send() failed in the middle of a transaction");
       throw err;
     } finally {
       this.#busy = false;
@@ -504,6 +545,7 @@ export class SmtpClient {
           `Message has a line of ${scan.maxLineLength} octets; RFC 5321 allows 998 — encode the body (quoted-printable or base64)`,
         );
       }
+      if (scan.hasNul) throw nulError(false);
       size = scan.size;
       eightBit = scan.eightBit;
       headerUtf8 = scan.headerEightBit;
@@ -522,15 +564,20 @@ export class SmtpClient {
         enhancedCode: "5.3.4",
       });
     }
-    if (eightBit === true && !caps?.eightBitMime && !(smtpUtf8 && caps?.smtpUtf8)) {
+    // 8-bit octets go only under BODY=8BITMIME (RFC 6152 §3), which needs 8BITMIME offered.
+    // SMTPUTF8 does not replace it: RFC 6531 §3.1 (8) makes an SMTPUTF8 server offer
+    // 8BITMIME too, and UTF-8 header octets are 8-bit content like any other.
+    if (eightBit === true && !caps?.eightBitMime) {
       throw new SmtpError(
-        "Message has 8-bit data but the server offers neither 8BITMIME nor SMTPUTF8 (RFC 6152); encode the body as quoted-printable or base64 (compose() does)",
+        "Message has 8-bit data but the server does not offer 8BITMIME (RFC 6152); encode the body as quoted-printable or base64 (compose() does)",
         { phase: "mail" },
       );
     }
+    // A stream is not known to be 7-bit unless the caller says so (eightBit: false).
+    const body8bit = caps?.eightBitMime === true && (eightBit ?? !("bytes" in content));
     const params: [string, string | true][] = [];
     if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
-    if (caps?.eightBitMime && (eightBit ?? !("bytes" in content))) params.push(["BODY", "8BITMIME"]);
+    if (body8bit) params.push(["BODY", "8BITMIME"]);
     if (smtpUtf8 && caps?.smtpUtf8) params.push(["SMTPUTF8", true]);
     // Checked whether or not the server offers DSN, so a bad id fails the same way everywhere.
     const envid = message.dsnEnvelopeId ? envelopeIdValue(message.dsnEnvelopeId) : undefined;
@@ -624,7 +671,7 @@ export class SmtpClient {
     let finalReply: Reply;
     let octets: number;
     if (useBdat) {
-      ({ reply: finalReply, octets } = await this.#sendBdat(content));
+      ({ reply: finalReply, octets } = await this.#sendBdat(content, body8bit));
     } else {
       if (!pipelineData) {
         const deadline = Date.now() + this.#timeouts.data;
@@ -632,21 +679,34 @@ export class SmtpClient {
         dataReply = await this.#readReply("data", deadline);
       }
       if (dataReply!.code !== 354) throw this.#replyError(dataReply!, "data", "DATA refused");
-      ({ reply: finalReply, octets } = await this.#sendData(content));
+      ({ reply: finalReply, octets } = await this.#sendData(content, body8bit));
     }
     if (finalReply.code !== 250) throw this.#replyError(finalReply, "message", "Message refused");
     this.#state = "idle";
     return { accepted, rejected, reply: finalReply, octets };
   }
 
-  async #sendData(content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> }): Promise<{ reply: Reply; octets: number }> {
+  /**
+   * DATA (RFC 5321 §4.1.1.4): the message, dot-stuffed, then the final dot.
+   *
+   * A streamed message is checked as it goes: a NUL octet, or an 8-bit octet
+   * when BODY=8BITMIME was not announced, abandons the transaction. Inside
+   * DATA the only safe way to do that is to close the connection without the
+   * final dot: anything else (a dot, RSET) would end the message and deliver
+   * the part already sent.
+   */
+  async #sendData(
+    content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> },
+    allow8bit: boolean,
+  ): Promise<{ reply: Reply; octets: number }> {
     const enc = new DataEncoder();
     let octets = 0;
+    this.#midExchange = true;
     if ("bytes" in content) {
       const out = concatAll([enc.push(content.bytes), enc.end()]);
       octets = out.length;
       if (this.#options.trace) this.#trace("send", `[${out.length} octets of message data, ending with "."]`);
-      await this.#writeData(out, "message");
+      await this.#writeMessage(out, "message");
     } else {
       let pending: Uint8Array[] = [];
       let pendingSize = 0;
@@ -656,11 +716,12 @@ export class SmtpClient {
         pending = [];
         pendingSize = 0;
         octets += out.length;
-        await this.#write(out, "message", Date.now() + this.#timeouts.dataBlock, false);
+        await this.#writeMessage(out, "message");
       };
       try {
         for await (const chunk of content.stream) {
           const out = enc.push(chunk);
+          this.#checkStreamed(enc, allow8bit);
           if (out.length === 0) continue;
           pending.push(out);
           pendingSize += out.length;
@@ -668,7 +729,7 @@ export class SmtpClient {
         }
       } catch (err) {
         // The server must not see a partial message as complete: drop the connection without the dot.
-        this.close();
+        this.#shut("the message stream failed in the middle of DATA");
         throw err;
       }
       pending.push(enc.end());
@@ -676,19 +737,40 @@ export class SmtpClient {
       await flush();
       this.#trace("send", `[${octets} octets of message data, ending with "."]`);
     }
-    const reply = await this.#readReply("message", Date.now() + this.#timeouts.dataEnd);
+    const reply = await this.#readEndOfData(Date.now() + this.#timeouts.dataEnd);
     return { reply, octets };
   }
 
-  async #sendBdat(content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> }): Promise<{ reply: Reply; octets: number }> {
+  /**
+   * BDAT (RFC 3030): chunks of {@link BDAT_CHUNK_SIZE}, the last one `BDAT n LAST`.
+   *
+   * A negative reply to a chunk that is not the last ends the message: no
+   * further chunk is sent, the reply is thrown as a {@link ReplyError} in
+   * phase `"bdat"`, and the connection is closed — the server may have stopped
+   * reading at its reply and taken the rest of the chunk for commands. The
+   * same holds for any reply that arrives before a chunk is written in full.
+   * A stream's content is checked as for DATA; abandoning it closes the
+   * connection without `BDAT … LAST`.
+   */
+  async #sendBdat(
+    content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> },
+    allow8bit: boolean,
+  ): Promise<{ reply: Reply; octets: number }> {
     const bdat = new BdatEncoder();
     let octets = 0;
+    this.#midExchange = true;
     const sendChunk = async (chunk: Uint8Array, last: boolean): Promise<Reply> => {
       const head = cmd.bdat(chunk.length, last);
       octets += chunk.length;
       if (this.#options.trace) this.#trace("send", `${decoder.decode(head).trimEnd()} [${chunk.length} octets]`);
-      await this.#writeData(concatAll([head, chunk]), "bdat");
-      return await this.#readReply(last ? "message" : "bdat", Date.now() + (last ? this.#timeouts.dataEnd : this.#timeouts.dataBlock));
+      await this.#writeMessage(concatAll([head, chunk]), "bdat");
+      if (last) return await this.#readEndOfData(Date.now() + this.#timeouts.dataEnd);
+      const reply = await this.#readReply("bdat", Date.now() + this.#timeouts.dataBlock);
+      if (reply.code !== 250) {
+        this.#shut(`BDAT chunk refused with ${reply.code} in the middle of the message`);
+        throw this.#replyError(reply, "bdat", "BDAT chunk refused; the rest of the message was not sent and the connection was closed");
+      }
+      return reply;
     };
     if ("bytes" in content) {
       const body = concatAll([bdat.push(content.bytes), bdat.end()]);
@@ -699,21 +781,136 @@ export class SmtpClient {
     try {
       for await (const chunk of content.stream) {
         const out = bdat.push(chunk);
+        this.#checkStreamed(bdat, allow8bit);
         held.push(out);
         heldSize += out.length;
         if (heldSize >= BDAT_CHUNK_SIZE) {
-          const reply = await sendChunk(concatAll(held), false);
+          await sendChunk(concatAll(held), false);
           held = [];
           heldSize = 0;
-          if (reply.code !== 250) throw this.#replyError(reply, "bdat", "BDAT chunk refused");
         }
       }
     } catch (err) {
-      if (!(err instanceof ReplyError)) this.close();
+      this.#shut("the message stream failed in the middle of BDAT");
       throw err;
     }
     held.push(bdat.end());
     return { reply: await sendChunk(concatAll(held), true), octets };
+  }
+
+  /** Throws the data error when a streamed message holds what may not be sent (see #sendData). */
+  #checkStreamed(enc: { readonly hasNul: boolean; readonly eightBit: boolean }, allow8bit: boolean): void {
+    if (enc.hasNul) {
+      this.#shut("a NUL octet turned up in the message stream");
+      throw nulError(true);
+    }
+    if (enc.eightBit && !allow8bit) {
+      this.#shut("an 8-bit octet turned up in the message stream");
+      throw new SmtpError(
+        `Message has 8-bit data but ${
+          this.#capabilities?.eightBitMime ? "the message was declared 7-bit (BODY=7BIT)" : "the server does not offer 8BITMIME (RFC 6152)"
+        }; the transaction was abandoned by closing the connection, and nothing was delivered. Encode the body as quoted-printable or base64`,
+        { phase: "message" },
+      );
+    }
+  }
+
+  /**
+   * Reads the reply to the end of the message (the final dot, or BDAT LAST).
+   * Without one — a time-out, or the connection lost — the server may have
+   * accepted the message all the same (RFC 5321 §6.1): the error says so and
+   * carries `maybeDelivered: true`.
+   */
+  async #readEndOfData(deadline: number): Promise<Reply> {
+    try {
+      const reply = await this.#readReply("message", deadline);
+      this.#midExchange = false;
+      return reply;
+    } catch (err) {
+      const note = "the server may already have accepted the message (RFC 5321 §6.1), so sending it again may deliver it twice";
+      if (err instanceof TimeoutError) {
+        throw new TimeoutError(
+          `No reply to the end of the message within ${this.#timeouts.dataEnd} ms; ${note}`,
+          this.#timeouts.dataEnd,
+          { phase: "message", cause: err, maybeDelivered: true },
+        );
+      }
+      if (err instanceof ConnectionError) {
+        throw new ConnectionError(`The connection was lost before the reply to the end of the message; ${note}`, {
+          phase: "message",
+          cause: err,
+          maybeDelivered: true,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Writes message data (DATA content or a BDAT chunk) in blocks of
+   * {@link DATA_WRITE_SIZE}, each under the data-block deadline (a slow but
+   * moving link is not a time-out; a stalled one is), while a read
+   * waits for a reply that comes early. A server may answer before it has
+   * read everything (a refused BDAT chunk, smtp-sink -A, a size limit); the
+   * rest of what we would write could then be read as commands. So on an
+   * early reply nothing more is written, the reply is read, and the connection
+   * closed: a negative reply is thrown as a {@link ReplyError}, anything else
+   * as a {@link ProtocolError}.
+   */
+  async #writeMessage(bytes: Uint8Array, phase: SmtpPhase): Promise<void> {
+    const t = this.#transport;
+    if (!t || this.#state === "closed") throw this.#closedError(phase);
+    if (!this.#readAhead) {
+      const ahead = t.read();
+      const watch = { settled: false };
+      const early: Promise<typeof EARLY> = ahead.then(() => EARLY as typeof EARLY, () => EARLY as typeof EARLY);
+      void early.then(() => (watch.settled = true));
+      this.#readAhead = { read: ahead, early, watch };
+    }
+    const { early, watch } = this.#readAhead!;
+    for (let at = 0; at < bytes.length; at += DATA_WRITE_SIZE) {
+      if (watch.settled) return await this.#earlyReply(phase, null);
+      const block = bytes.subarray(at, at + DATA_WRITE_SIZE);
+      const lastBlock = at + DATA_WRITE_SIZE >= bytes.length;
+      const writing = this.#write(block, phase, Date.now() + this.#timeouts.dataBlock, false);
+      const outcome: Promise<typeof WRITTEN | { err: unknown }> = writing.then(() => WRITTEN as typeof WRITTEN, (err: unknown) => ({ err }));
+      let done: typeof WRITTEN | typeof EARLY | { err: unknown } = await Promise.race([outcome, early]);
+      if (done === EARLY) {
+        // The server spoke while this block was being written. After the last
+        // block that is its ordinary reply (it can arrive before our write
+        // settles); before it, the reply came early.
+        if (!lastBlock) return await this.#earlyReply(phase, null);
+        done = await outcome;
+      }
+      if (done === WRITTEN) continue;
+      // The write failed. A time-out stands; a broken connection may be the
+      // server closing after a reply that says why (smtp-sink -A, Exim).
+      if (done.err instanceof TimeoutError) throw done.err;
+      return await this.#earlyReply(phase, done.err);
+    }
+  }
+
+  /**
+   * A reply came while message data was still being written, or the write
+   * failed: read the reply, close, throw it. Without a reply, `writeError`
+   * (when there is one) is thrown.
+   */
+  async #earlyReply(phase: SmtpPhase, writeError: unknown): Promise<never> {
+    let reply: Reply;
+    try {
+      reply = await this.#readReply(phase, Date.now() + this.#timeouts.dataBlock);
+    } catch (err) {
+      throw writeError ?? err;
+    } finally {
+      this.#shut(`the server replied before the message data was sent in full`);
+    }
+    if (reply.code >= 400) {
+      throw this.#replyError(reply, phase, `Message refused before it was sent in full; the connection was closed`);
+    }
+    throw new ProtocolError(`Server answered ${reply.code} before the message data was sent in full; closing the connection`, {
+      phase,
+      code: reply.code,
+    });
   }
 
   /**
@@ -750,8 +947,8 @@ export class SmtpClient {
    * @returns Resolves when closed.
    */
   async quit(): Promise<void> {
-    if (this.#state === "closed" || this.#state === "new") {
-      this.close();
+    if (this.#state === "closed" || this.#state === "new" || this.#midExchange) {
+      this.#shut("quit() was called");
       return;
     }
     try {
@@ -759,17 +956,58 @@ export class SmtpClient {
     } catch {
       // The session is over either way.
     } finally {
-      this.close();
+      this.#shut("quit() was called");
       this.#disarmIfIdle();
     }
   }
 
-  /** Closes the connection at once, without QUIT. Idempotent. */
+  /**
+   * Whether, after `err`, the connection can still carry a QUIT: open, no
+   * exchange half done, nothing unread, and not a protocol error or a 421.
+   */
+  #cleanForQuit(err: unknown): boolean {
+    if (this.#state === "closed" || !this.#transport || this.#midExchange) return false;
+    if (this.#parser.bufferedBytes > 0 || this.#readAhead) return false;
+    if (err instanceof ProtocolError || err instanceof TimeoutError || err instanceof ConnectionError) return false;
+    if (err instanceof SmtpError && err.code === 421) return false;
+    return this.#greeting !== null;
+  }
+
+  /** QUIT after a failure (RFC 5321 §4.1.1.10), its reply read within {@link FAILURE_QUIT_TIMEOUT}; errors ignored. */
+  async #goodbye(): Promise<void> {
+    try {
+      await this.#simple(cmd.quit(), "quit", "QUIT", [2], Math.min(this.#timeouts.mail, FAILURE_QUIT_TIMEOUT), true);
+    } catch {
+      // Best effort: the failure being reported is the one that matters.
+    }
+  }
+
+  /**
+   * Closes the connection at once, without QUIT. Idempotent. Operations
+   * still waiting on the connection fail with a {@link ConnectionError}.
+   */
   close(): void {
+    this.#shut("close() was called");
+  }
+
+  /** Closes the connection, remembering why for later calls (the first reason wins). */
+  #shut(reason: string): void {
+    if (this.#state !== "closed") this.#closedBecause = reason;
     this.#state = "closed";
+    this.#readAhead = null;
     const t = this.#transport;
     if (t) t.close();
+    for (const op of this.#pending) op.fail(new ConnectionError(`The connection was closed: ${reason}`, {}));
+    this.#pending.clear();
     this.#disarmIfIdle();
+  }
+
+  /** The error for using a closed connection, saying why it was closed. */
+  #closedError(phase: SmtpPhase): ConnectionError {
+    return new ConnectionError(
+      this.#closedBecause ? `The connection is closed (${this.#closedBecause}); connect again` : "The connection is closed",
+      { phase },
+    );
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -782,7 +1020,7 @@ export class SmtpClient {
     timeout: number,
     checkOpen: boolean,
   ): Promise<Reply> {
-    if (checkOpen && this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
+    if (checkOpen && this.#state === "closed") throw this.#closedError(phase);
     const deadline = Date.now() + timeout;
     await this.#write(bytes, phase, deadline);
     const reply = await this.#readReply(phase, deadline);
@@ -800,31 +1038,26 @@ export class SmtpClient {
           for (const part of line.split(" ")) if (part.length >= 8 && !traced.includes(part)) this.#redact.push(part);
         }
         this.#trace("send", traced);
+        this.#midExchange = true; // until the reply to this line is read
         await this.#write(encoder.encode(line + "\r\n"), "auth", deadline, false);
       },
-      read: () => this.#readReply("auth", Date.now() + this.#timeouts.mail),
+      read: async () => {
+        const reply = await this.#readReply("auth", Date.now() + this.#timeouts.mail);
+        this.#midExchange = false;
+        return reply;
+      },
       replyError: (reply: Reply, message: string) => this.#replyError(reply, "auth", message),
     };
   }
 
-  /**
-   * Writes message data in blocks of {@link DATA_WRITE_SIZE}, each under the
-   * data-block deadline: a slow but moving link is not a time-out; a stalled one is.
-   */
-  async #writeData(bytes: Uint8Array, phase: SmtpPhase): Promise<void> {
-    for (let at = 0; at < bytes.length; at += DATA_WRITE_SIZE) {
-      await this.#write(bytes.subarray(at, at + DATA_WRITE_SIZE), phase, Date.now() + this.#timeouts.dataBlock, false);
-    }
-  }
-
   async #write(bytes: Uint8Array, phase: SmtpPhase, deadline: number, trace = true): Promise<void> {
     const t = this.#transport;
-    if (!t || this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
+    if (!t || this.#state === "closed") throw this.#closedError(phase);
     // Every reply must answer a command we sent: anything still unread now answers none
     // (a server that replies twice, or early), and would shift every later reply.
     const stray = this.#parser.bufferedBytes;
     if (stray > 0) {
-      this.close();
+      this.#shut("the server sent a reply that answers no command");
       throw new ProtocolError(`Server sent ${stray} octets that answer no command (before ${phase}); closing the connection`, { phase });
     }
     if (trace && this.#options.trace) {
@@ -840,7 +1073,7 @@ export class SmtpClient {
       try {
         reply = this.#parser.nextEvent();
       } catch (err) {
-        this.close();
+        this.#shut("the server sent a malformed reply");
         if (err instanceof ProtocolError) throw new ProtocolError(err.message, { phase, cause: err });
         throw err;
       }
@@ -850,23 +1083,27 @@ export class SmtpClient {
         }
         const allowed = REPLY_CLASSES[phase] ?? "245";
         if (!allowed.includes(String(reply.code)[0]!)) {
-          this.close();
+          this.#shut(`the server answered ${phase} with ${reply.code}`);
           throw new ProtocolError(`Server answered ${phase} with ${reply.code}, which cannot answer it; closing the connection`, {
             phase,
             code: reply.code,
           });
         }
         if (reply.code === 421) {
-          this.close();
+          this.#shut("the server said 421, closing");
           throw this.#replyError(reply, phase, "Server is closing the connection");
         }
         return reply;
       }
+      // A read started while message data was written may hold the reply even
+      // when the connection has been closed since (an early reply, then a failed write).
+      const ahead = this.#readAhead;
+      this.#readAhead = null;
       const t = this.#transport;
-      if (!t || this.#state === "closed") throw new ConnectionError("The connection is closed", { phase });
-      const chunk = await this.#withDeadline(t.read(), deadline, phase, undefined, "waiting for the server's reply");
+      if (!ahead && (!t || this.#state === "closed")) throw this.#closedError(phase);
+      const chunk = await this.#withDeadline(ahead ? ahead.read : t!.read(), deadline, phase, undefined, "waiting for the server's reply");
       if (chunk === null) {
-        this.close();
+        this.#shut(`the server closed it during ${phase}`);
         throw new ConnectionError(`Server closed the connection during ${phase}`, { phase });
       }
       this.#parser.receiveData(chunk);
@@ -894,6 +1131,7 @@ export class SmtpClient {
     const expired = new Promise<never>((_, reject) => {
       op = {
         deadline,
+        fail: (err: Error) => reject(err),
         expire: () => {
           const limit = timeoutMs ?? this.#stageTimeout(phase);
           reject(new TimeoutError(`Timed out ${what} during ${phase} (limit ${limit} ms)`, limit, { phase }));
@@ -906,9 +1144,9 @@ export class SmtpClient {
     try {
       return await Promise.race([promise, expired]);
     } catch (err) {
-      if (err instanceof TimeoutError) this.close();
+      if (err instanceof TimeoutError) this.#shut(`timed out during ${phase}`);
       else if (!(err instanceof SmtpError)) {
-        this.close();
+        this.#shut(`it failed during ${phase}`);
         throw new ConnectionError(`Connection failed during ${phase}: ${(err as Error)?.message ?? err}`, {
           phase,
           cause: err,
@@ -1004,6 +1242,32 @@ export class SmtpClient {
 interface PendingOp {
   readonly deadline: number;
   expire(): void;
+  /** Fails the operation at once (the connection was closed under it). */
+  fail(err: Error): void;
+}
+
+/** A read started while message data is written, to notice a reply that comes early. */
+interface ReadAhead {
+  readonly read: Promise<Uint8Array | null>;
+  /** Settles with {@link EARLY} when the read does. */
+  readonly early: Promise<typeof EARLY>;
+  readonly watch: { settled: boolean };
+}
+
+const EARLY: unique symbol = Symbol("early reply");
+const WRITTEN: unique symbol = Symbol("written");
+
+/**
+ * The data error for a NUL octet: SMTP text may not hold one (RFC 5321
+ * §4.5.2; only BINARYMIME content may, which smtpsend does not send).
+ */
+function nulError(midStream: boolean): SmtpError {
+  return new SmtpError(
+    midStream
+      ? "Message contains a NUL octet, which SMTP cannot carry in text (RFC 5321 §2.3.8); the transaction was abandoned by closing the connection, and nothing was delivered. Encode the content (base64)"
+      : "Message contains a NUL octet, which SMTP cannot carry in text (RFC 5321 §2.3.8); encode the content (base64)",
+    { phase: "message" },
+  );
 }
 
 function isComposed(m: OutgoingMessage | ComposedMessage): m is ComposedMessage {

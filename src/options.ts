@@ -174,7 +174,13 @@ export interface OutgoingMessage {
   readonly data: MessageData;
   /** Size in octets, for `SIZE=` when `data` is a stream (computed for bytes and strings). */
   readonly size?: number;
-  /** Whether the content has 8-bit octets; computed for bytes and strings, assumed for streams. */
+  /**
+   * Whether the content has 8-bit octets; computed for bytes and strings. For a
+   * stream, unset means "maybe": `BODY=8BITMIME` is announced when the server
+   * offers 8BITMIME. `false` declares a stream 7-bit. A stream that turns out
+   * to hold an 8-bit octet that was not announced is abandoned (see
+   * `SmtpClient.send()`).
+   */
   readonly eightBit?: boolean;
   /** Request SMTPUTF8 (needed for UTF-8 headers); set automatically for non-ASCII addresses. */
   readonly smtpUtf8?: boolean;

@@ -69,12 +69,14 @@ describe("AUTH driver", () => {
     assert.equal(c.serverInfo.authenticated, "PLAIN");
   });
 
-  test("a 535 to PLAIN stops: the password is wrong, LOGIN is not tried", async () => {
+  test("a 535 to PLAIN stops: the password is wrong, LOGIN is not tried, QUIT follows", async () => {
     const { s, c } = await run([
       ...HELLO,
       caps("LOGIN PLAIN"),
       { expect: `AUTH PLAIN ${b64("\0u\0bad")}\r\n` },
       { send: "535 5.7.8 authentication failed\r\n" },
+      { expect: "QUIT\r\n" },
+      { send: "221 bye\r\n" },
     ], { user: "u", pass: "bad" });
     await assert.rejects(c.connect(), (e: unknown) => e instanceof ReplyError && e.code === 535 && e.phase === "auth" && !e.temporary);
     assert.deepEqual(s.errors, []);
@@ -100,6 +102,8 @@ describe("AUTH driver", () => {
       { send: "334 this is not base64!\r\n" },
       { expect: "*\r\n" },
       { send: "501 5.7.0 authentication cancelled\r\n" },
+      { expect: "QUIT\r\n" },
+      { send: "221 bye\r\n" },
     ], { user: "u", pass: "p" });
     await assert.rejects(c.connect(), (e: unknown) => e instanceof AuthError && /not base64/.test((e as Error).message));
     assert.deepEqual(s.errors, []);
@@ -117,10 +121,12 @@ describe("AUTH driver", () => {
       { send: `334 ${b64("Password:")}\r\n` },
       { expect: "*\r\n" },
       { send: "501 cancelled\r\n" },
+      { expect: "QUIT\r\n" },
+      { send: "221 bye\r\n" },
     ], { user: "u", pass: "p" });
     await assert.rejects(c.connect(), (e: unknown) => e instanceof AuthError && e.phase === "auth");
     assert.deepEqual(s.errors, []);
-    assert.equal(s.position(), 11, "the whole script ran: nothing after the cancel");
+    assert.equal(s.position(), 13, "the whole script ran: nothing after the cancel but QUIT");
   });
 
   test("an initial response that would pass 512 octets goes on its own line after an empty 334", async () => {

@@ -255,14 +255,19 @@ describe("SmtpClient STARTTLS", () => {
     assert.equal(s.writes.length, 2, "nothing written after STARTTLS");
   });
 
-  test("starttls-required fails when the server does not offer STARTTLS, before any MAIL", async () => {
+  test("starttls-required fails when the server does not offer STARTTLS, before any MAIL, and says QUIT", async () => {
     const { s, c } = client([
       { send: "220 mx\r\n" },
       { expect: "EHLO [192.0.2.7]\r\n" },
       { send: EHLO_PLAIN },
+      { expect: "QUIT\r\n" },
+      { send: "221 2.0.0 bye\r\n" },
     ], { tls: "starttls-required" });
     await assert.rejects(c.connect(), (e: unknown) => e instanceof TlsError && /does not offer STARTTLS/.test((e as Error).message));
-    assert.equal(s.writes.length, 1);
+    assert.deepEqual(s.writes, ["EHLO [192.0.2.7]\r\n", "QUIT\r\n"]);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.position(), 5, "the 221 was read");
+    assert.equal(c.connected, false);
   });
 
   test("credentials are never sent without TLS unless explicitly allowed", async () => {

@@ -384,6 +384,10 @@ export class BdatEncoder {
   get eightBit(): boolean {
     return this.#n.eightBit;
   }
+  /** Whether a NUL octet was seen (not allowed in text; BINARYMIME only). */
+  get hasNul(): boolean {
+    return this.#n.hasNul;
+  }
 }
 
 /**

@@ -48,8 +48,9 @@ export function smtpDeliverer(
     try {
       return await c.send(queueMessage(entry, data, pending));
     } catch (e) {
-      // The client closes itself after anything but an ordinary negative reply; connect afresh next time.
-      if (!(e instanceof ReplyError) || e.code === 421) {
+      // The client closes itself after anything but an ordinary negative reply (and after some
+      // of those too, e.g. a refused BDAT chunk); connect afresh next time.
+      if (!(e instanceof ReplyError) || e.code === 421 || !c.connected) {
         clients.delete(key);
         c.close();
       }

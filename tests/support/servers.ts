@@ -47,6 +47,10 @@ export interface ServerPorts {
   readonly clearAuth: number;
   /** STARTTLS required and a client certificate from the test CA required (no cert: 421 4.7.1 after the handshake). */
   readonly clientCert: number;
+  /** As `plain`, but EHLO offers no 8BITMIME, SMTPUTF8 or CHUNKING (`smtpd_discard_ehlo_keywords`): a 7-bit-only server. */
+  readonly no8bit: number;
+  /** As `plain` (CHUNKING offered), but `message_size_limit = 100000`: a larger message or BDAT chunk gets 552 5.3.4. */
+  readonly small: number;
   /** aiosmtpd: STARTTLS, then AUTH XOAUTH2 OAUTHBEARER; MAIL without AUTH: 530 5.7.0. */
   readonly oauth: number;
   /** aiosmtpd: the same over implicit TLS. */
@@ -286,6 +290,8 @@ export function servers(): TestServers {
       unknownCa: port("UNKNOWNCA"),
       clearAuth: port("CLEARAUTH"),
       clientCert: port("CLIENTCERT"),
+      no8bit: port("NO8BIT"),
+      small: port("SMALL"),
       oauth: port("OAUTH"),
       oauthTls: port("OAUTH_TLS"),
     },
