@@ -85,16 +85,18 @@ export function mayHaveBeenDelivered(err: unknown): boolean {
 }
 
 /**
- * The standard-error line that follows the error line of such a failure.
+ * The standard-error line that follows the error line of such a failure when
+ * the message stays queued: a later flush may send it a second time. When it
+ * is not queued there is nothing to add: the error line itself (the library's
+ * message) already says that the server may have accepted the message and that
+ * sending it again may deliver it twice.
  *
- * @param queuedAs The queue id when the message stays queued (a later flush may send it again), else `undefined`.
+ * @param queuedAs The queue id the message stays queued as.
  * @returns One line, newline included.
  */
-export function maybeDeliveredNote(queuedAs?: string): string {
-  const what = "smtpsend: the server may already have accepted this message: it was sent whole, but no reply to its end came";
-  return queuedAs === undefined
-    ? `${what}; sending it again may deliver it twice\n`
-    : `${what}; it stays queued as ${queuedAs} so that nothing is lost, and a later flush (smtpsend -q) may deliver it twice\n`;
+export function maybeDeliveredNote(queuedAs: string): string {
+  return "smtpsend: the server may already have accepted this message: it was sent whole, but no reply to its end came; " +
+    `it stays queued as ${queuedAs} so that nothing is lost, and a later flush (smtpsend -q) may deliver it twice\n`;
 }
 
 

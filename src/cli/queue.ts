@@ -200,7 +200,6 @@ export async function sendOrQueue(ctx: CliContext, config: Config, account: Acco
     }
     case "failed":
       host.writeStderr(lastError !== undefined ? errorLine(lastError) : `smtpsend: ${item.reason ?? "delivery failed"}\n`);
-      if (mayHaveBeenDelivered(lastError)) host.writeStderr(maybeDeliveredNote());
       return lastError !== undefined ? exitCodeFor(lastError) : EX_DATAERR;
     case "deferred": {
       const why = lastError !== undefined ? errorLine(lastError).replace(/^smtpsend: /, "").trimEnd() : (item.reason ?? "some recipients were deferred");
@@ -313,8 +312,8 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
     for (const item of summary.items) {
       if (item.outcome === "failed" || item.outcome === "deferred") {
         ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
-        if (maybeDelivered.has(item.id)) {
-          ctx.host.writeStderr(`smtpsend: ${item.id}: ${maybeDeliveredNote(item.outcome === "deferred" ? item.id : undefined).replace(/^smtpsend: /, "")}`);
+        if (maybeDelivered.has(item.id) && item.outcome === "deferred") {
+          ctx.host.writeStderr(`smtpsend: ${item.id}: ${maybeDeliveredNote(item.id).replace(/^smtpsend: /, "")}`);
         }
       }
       for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);

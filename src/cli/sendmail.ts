@@ -337,12 +337,10 @@ async function dispatch(ctx: CliContext, config: Config, ready: Ready): Promise<
             told = true;
             codes.push(EX_OK);
           } catch (qe) {
-            if (maybe) host.writeStderr(maybeDeliveredNote());
             host.writeStderr(`smtpsend: could not queue the message for ${names(ready.smtpTo)}: ${errorLine(qe).replace(/^smtpsend: /, "")}`);
             codes.push(EX_TEMPFAIL);
           }
         } else {
-          if (maybe) host.writeStderr(maybeDeliveredNote());
           codes.push(code);
         }
       }
