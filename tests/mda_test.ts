@@ -2,8 +2,8 @@
  * Local delivery through an MDA: the command line is split without a shell,
  * %T/%F are substituted as whole arguments, and hostile recipients are
  * inert. The end-to-end cases spawn a real MDA script that records its argv
- * and standard input, through the runtime's own Host (a node:child_process
- * shim stands in only if the runtime adapter cannot be loaded).
+ * and standard input, through the runtime's own Host (no stand-in: if the
+ * runtime adapter cannot be loaded, these tests fail).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
