@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SmtpClient } from "../src/client.ts";
-import { ConnectionError, ProtocolError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
+import { AuthError, ConnectionError, ProtocolError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { TraceEvent } from "../src/options.ts";
 import { scripted, type Step } from "./support/scripted.ts";
 
@@ -276,7 +276,7 @@ describe("SmtpClient STARTTLS", () => {
       { expect: "EHLO [192.0.2.7]\r\n" },
       { send: "250-mx\r\n250 AUTH PLAIN LOGIN\r\n" },
     ], { tls: "starttls-opportunistic", auth: { user: "u", pass: "secret" } });
-    await assert.rejects(c.connect(), (e: unknown) => e instanceof SmtpError && e.phase === "auth" && /without TLS/.test((e as Error).message));
+    await assert.rejects(c.connect(), (e: unknown) => e instanceof AuthError && e.phase === "auth" && /without TLS/.test((e as Error).message));
     assert.ok(!s.writes.join("").includes("AUTH"));
   });
 });

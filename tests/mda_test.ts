@@ -2,15 +2,15 @@
  * Local delivery through an MDA: the command line is split without a shell,
  * %T/%F are substituted as whole arguments, and hostile recipients are
  * inert. The end-to-end cases spawn a real MDA script that records its argv
- * and standard input, through the runtime's own Host (a node:child_process
- * shim stands in only if the runtime adapter cannot be loaded).
+ * and standard input, through the runtime's own Host (no stand-in: if the
+ * runtime adapter cannot be loaded, these tests fail).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Host, RunResult } from "../deps.ts";
+import type { Host } from "../deps.ts";
 import { runtime } from "../deps.ts";
 import { main } from "../src/cli/main.ts";
 import { deliverLocal, mdaArgv, mdaExitCode, splitCommandLine } from "../src/cli/mda.ts";
@@ -79,63 +79,6 @@ describe("mdaArgv()", () => {
 });
 
 // ----------------------------------------------------------------- real MDA
-
-/** A Host that runs processes with node:child_process (used only if the runtime adapter is missing). */
-async function shimHost(): Promise<Host> {
-  const cp = await import("node:child_process");
-  const fs = await import("node:fs/promises");
-  const unsupported = () => {
-    throw new Error("not in the MDA test shim");
-  };
-  return {
-    env: (n) => (globalThis as unknown as { process: { env: Record<string, string> } }).process.env[n],
-    homeDir: () => tmpdir(),
-    hostname: () => "localhost",
-    pid: () => 1,
-    readFile: async (p) => new Uint8Array(await fs.readFile(p)),
-    readStream: unsupported,
-    stat: async (p) => {
-      try {
-        const s = await fs.stat(p);
-        return { isFile: s.isFile(), isDirectory: s.isDirectory(), mode: s.mode & 0o7777, size: s.size, mtimeMs: s.mtimeMs };
-      } catch {
-        return null;
-      }
-    },
-    writeFile: unsupported,
-    appendFile: async (p, d, o) => await fs.appendFile(p, d, { mode: o?.mode ?? 0o600 }),
-    rename: unsupported,
-    remove: unsupported,
-    mkdir: unsupported,
-    readDir: async (p) => await fs.readdir(p),
-    syncDir: unsupported,
-    run: (argv, options = {}) =>
-      new Promise<RunResult>((resolve, reject) => {
-        const child = cp.spawn(argv[0]!, argv.slice(1), { shell: false, stdio: ["pipe", "pipe", "pipe"] });
-        const out: Uint8Array[] = [];
-        const err: Uint8Array[] = [];
-        child.stdout.on("data", (c: Uint8Array) => out.push(c));
-        child.stderr.on("data", (c: Uint8Array) => err.push(c));
-        child.on("error", reject);
-        child.on("close", (code, signal) => {
-          const cat = (a: Uint8Array[]) => new Uint8Array(a.flatMap((x) => [...x]));
-          resolve({ status: signal ? null : code, stdout: cat(out), stderr: cat(err) });
-        });
-        child.stdin.on("error", () => {});
-        (async () => {
-          const s = options.stdin;
-          if (s instanceof Uint8Array) child.stdin.write(s);
-          else if (s) for await (const c of s) child.stdin.write(c);
-          child.stdin.end();
-        })();
-      }),
-    stdin: unsupported,
-    writeStderr: unsupported,
-    writeStdout: unsupported,
-    isTerminal: () => false,
-    prompt: () => Promise.resolve(null),
-  };
-}
 
 let dir = "";
 let realHost: Host;
@@ -219,11 +162,7 @@ describe("local delivery through a real MDA script", () => {
     writeFileSync(join(dir, "my mda.sh"), MDA_SCRIPT, { mode: 0o755 });
     chmodSync(join(dir, "mda.sh"), 0o755);
     chmodSync(join(dir, "my mda.sh"), 0o755);
-    try {
-      realHost = (await runtime()).host;
-    } catch {
-      realHost = await shimHost();
-    }
+    realHost = (await runtime()).host; // the runtime's own adapter: if it does not load, these tests fail
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

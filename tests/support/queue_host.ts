@@ -1,168 +1,43 @@
 /**
- * Host services for the queue tests and the crash worker: the runtime's own
- * adapter (deps.ts `runtime()`), or — while the adapters are not there yet —
- * a minimal node:fs implementation of the file part of the Host interface
- * (node:fs works on Node, Bun and Deno alike). Plus a fault-injecting wrapper.
+ * Host services for the queue tests and the crash worker: the adapter of the
+ * runtime running the test (deps.ts `runtime()`), never a stand-in. If the
+ * adapter does not load, or is not the one for this runtime, the tests fail
+ * (a queue that only works through a node:fs fallback is a broken queue).
+ * Plus a fault-injecting wrapper.
  */
-import type { Connector, FileInfo, Host, Transport } from "../../deps.ts";
-import * as fs from "node:fs/promises";
-import * as net from "node:net";
-import { createReadStream } from "node:fs";
-import * as os from "node:os";
-import process from "node:process";
+import type { Connector, Host, Runtime } from "../../deps.ts";
+import { testRuntime } from "./runtime_command.ts";
 
-/** node:fs implementation of what the queue needs from Host. */
-export function nodeFsHost(): Host {
-  const unsupported = (name: string) => () => {
-    throw new Error(`queue_host: ${name} is not implemented`);
-  };
-  return {
-    env: (name) => process.env[name],
-    homeDir: () => os.homedir(),
-    hostname: () => os.hostname(),
-    pid: () => process.pid,
-    readFile: async (path) => new Uint8Array(await fs.readFile(path)),
-    readStream: (path) => ({
-      async *[Symbol.asyncIterator]() {
-        for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
-          yield new Uint8Array(chunk as Buffer);
-        }
-      },
-    }),
-    stat: async (path): Promise<FileInfo | null> => {
-      try {
-        const st = await fs.stat(path);
-        return { isFile: st.isFile(), isDirectory: st.isDirectory(), mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs };
-      } catch (e) {
-        if ((e as { code?: string }).code === "ENOENT") return null;
-        throw e;
-      }
-    },
-    writeFile: async (path, data, options = {}) => {
-      const fh = await fs.open(path, options.exclusive ? "wx" : "w", options.mode ?? 0o666);
-      try {
-        if (data instanceof Uint8Array) {
-          await fh.write(data);
-        } else {
-          for await (const chunk of data) await fh.write(chunk);
-        }
-        if (options.sync) await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    },
-    appendFile: async (path, data, options = {}) => {
-      await fs.appendFile(path, data, { mode: options.mode ?? 0o600 });
-    },
-    rename: (from, to) => fs.rename(from, to),
-    remove: (path, options = {}) => fs.rm(path, { force: options.force ?? false }),
-    mkdir: async (path, options = {}) => {
-      await fs.mkdir(path, { mode: options.mode, recursive: options.recursive ?? false });
-    },
-    readDir: (path) => fs.readdir(path),
-    syncDir: async (path) => {
-      const fh = await fs.open(path, "r");
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    },
-    run: unsupported("run"),
-    stdin: unsupported("stdin"),
-    writeStderr: (text) => void process.stderr.write(text),
-    writeStdout: (text) => void process.stdout.write(text),
-    isTerminal: () => false,
-    prompt: () => Promise.resolve(null),
-  };
-}
+let loaded: Promise<Runtime> | undefined;
 
-let chosen: Promise<{ host: Host; name: string }> | undefined;
-
-/** The runtime adapter's Host when it loads, else {@link nodeFsHost}. */
-export function testHost(): Promise<{ host: Host; name: string }> {
-  chosen ??= (async () => {
+/** The runtime adapter for the runtime running this file; rejects (with the cause) when it fails to load. */
+function adapter(): Promise<Runtime> {
+  loaded ??= (async () => {
+    const want = testRuntime();
+    let rt: Runtime;
     try {
       const { runtime } = await import("../../deps.ts");
-      const rt = await runtime();
-      return { host: rt.host, name: `${rt.name} adapter` };
-    } catch {
-      return { host: nodeFsHost(), name: "node:fs fallback (runtime adapter not available)" };
+      rt = await runtime();
+    } catch (e) {
+      throw new Error(`the ${want} runtime adapter failed to load: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
+    if (rt.name !== want || rt.connector.name !== want) {
+      throw new Error(`runtime() picked the "${rt.name}" adapter (connector "${rt.connector.name}") on ${want}`);
+    }
+    return rt;
   })();
-  return chosen;
+  return loaded;
 }
 
-/** A plain-TCP node:net Connector (no TLS): enough for the loopback counting server. */
-export function nodeNetConnector(): Connector {
-  return {
-    name: "node-net-test",
-    connect: (options) =>
-      new Promise<Transport>((resolve, reject) => {
-        const socket = net.connect({ host: options.hostname, port: options.port });
-        socket.setNoDelay(true);
-        const inbox: Uint8Array[] = [];
-        let waiting: ((v: Uint8Array | null) => void) | null = null;
-        let ended = false;
-        const wake = () => {
-          if (!waiting) return;
-          const w = waiting;
-          if (inbox.length) {
-            waiting = null;
-            w(inbox.shift()!);
-          } else if (ended) {
-            waiting = null;
-            w(null);
-          }
-        };
-        socket.on("data", (b: Buffer) => {
-          inbox.push(new Uint8Array(b));
-          wake();
-        });
-        socket.on("close", () => {
-          ended = true;
-          wake();
-        });
-        socket.on("error", (e) => {
-          ended = true;
-          reject(e);
-          wake();
-        });
-        socket.on("connect", () =>
-          resolve({
-            read: () => new Promise((r) => {
-              waiting = r;
-              wake();
-            }),
-            write: (data) => new Promise((r, j) => socket.write(data, (e) => (e ? j(e) : r()))),
-            startTls: () => Promise.reject(new Error("no TLS in the test connector")),
-            close: () => {
-              ended = true;
-              socket.destroy();
-              wake();
-            },
-            tls: null,
-            localAddress: { address: socket.localAddress ?? "127.0.0.1", port: socket.localPort ?? 0 },
-            remoteAddress: { address: socket.remoteAddress ?? "127.0.0.1", port: socket.remotePort ?? 0 },
-          })
-        );
-      }),
-  };
+/** The runtime adapter's Host (and its name, for messages). */
+export async function testHost(): Promise<{ host: Host; name: string }> {
+  const rt = await adapter();
+  return { host: rt.host, name: `${rt.name} adapter` };
 }
 
-let chosenConnector: Promise<Connector> | undefined;
-
-/** The runtime adapter's Connector when it loads, else {@link nodeNetConnector}. */
-export function testConnector(): Promise<Connector> {
-  chosenConnector ??= (async () => {
-    try {
-      const { runtime } = await import("../../deps.ts");
-      return (await runtime()).connector;
-    } catch {
-      return nodeNetConnector();
-    }
-  })();
-  return chosenConnector;
+/** The runtime adapter's Connector. */
+export async function testConnector(): Promise<Connector> {
+  return (await adapter()).connector;
 }
 
 /** Which Host method call to fail, and how. */
