@@ -86,6 +86,7 @@ const CASES: Record<string, (n: number) => () => unknown> = {
   },
   "msmtprc: from glob vs long sender": (n) => { const a = fill("a", n) + "@x"; return () => addressMatches("*a*a*a*a*b@x", a); },
   "msmtprc: long from glob": (n) => { const p = fill("*a", n); const a = fill("a", 200); return () => addressMatches(p, a); },
+  "msmtprc: unclosed [ in from glob": (n) => { const p = fill("[", n); return () => addressMatches(p, "[[[@x"); },
   // EHLO
   "capabilities: distinct params": (n) => { const l = ["mx"]; for (let i = 0; i * 8 < n; i++) l.push(`X-K p${i}`); return () => parseCapabilities(reply(l)); },
   "capabilities: one line, distinct params": (n) => { const l = ["mx", "X-K " + Array.from({ length: n / 8 }, (_, i) => `p${i}`).join(" ")]; return () => parseCapabilities(reply(l)); },

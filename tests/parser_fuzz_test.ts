@@ -178,6 +178,8 @@ fuzz("globMatch()/addressMatches() (msmtprc from patterns)", 250, MSMTP_WORDS.co
   "*a*a*a*a*b@x",
   "[b-a]",
   "[" + "a-".repeat(5000),
+  "[".repeat(60000),
+  "[!]".repeat(20000),
 ], [], (input, rng) => {
   // The pattern is the user's (one line); the address may come from a message.
   const pattern = input.slice(0, 256);

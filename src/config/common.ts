@@ -214,12 +214,16 @@ export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: stri
   const p = Array.from(pattern);
   const tokens: GlobToken[] = [];
   let problem: string | null = null;
+  // Once a "[" at i finds no "]", no later "[" can: remember it, so that a
+  // run of unclosed brackets is read in one pass, not once per bracket.
+  let unclosedFrom = p.length;
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!;
     if (c === "*") {
       if (tokens[tokens.length - 1]?.kind !== "star") tokens.push({ kind: "star" });
     } else if (c === "?") tokens.push({ kind: "any" });
     else if (c === "\\" && i + 1 < p.length) tokens.push({ kind: "char", ch: p[++i]! });
+    else if (c === "[" && i >= unclosedFrom) tokens.push({ kind: "char", ch: "[" });
     else if (c === "[") {
       let j = i + 1;
       const negate = p[j] === "!" || p[j] === "^";
@@ -227,6 +231,7 @@ export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: stri
       const first = j;
       while (j < p.length && (p[j] !== "]" || j === first)) j++;
       if (j >= p.length) {
+        unclosedFrom = i;
         tokens.push({ kind: "char", ch: "[" });
         continue;
       }
