@@ -199,6 +199,9 @@ type GlobToken =
   | { readonly kind: "star" }
   | { readonly kind: "class"; readonly negate: boolean; readonly ranges: readonly (readonly [string, string])[] };
 
+const STAR: GlobToken = Object.freeze({ kind: "star" });
+const ANY: GlobToken = Object.freeze({ kind: "any" });
+
 /**
  * Reads a shell pattern (fnmatch(3) without flags, as msmtp uses for `from`):
  * `*` any run, `?` one character, `[abc]`, `[a-z]`, `[!abc]`/`[^abc]` one of
@@ -211,8 +214,15 @@ type GlobToken =
  *   reversed range such as `[b-a]`, which matches nothing), or `null`.
  */
 export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: string | null } {
-  const p = Array.from(pattern);
+  // UTF-16 code units, as the RegExp this replaces (no "u" flag) read them.
+  const p = pattern;
   const tokens: GlobToken[] = [];
+  const chars = new Map<string, GlobToken>(); // one token per distinct character, not per occurrence
+  const char = (ch: string): GlobToken => {
+    let t = chars.get(ch);
+    if (t === undefined) chars.set(ch, t = { kind: "char", ch });
+    return t;
+  };
   let problem: string | null = null;
   // Once a "[" at i finds no "]", no later "[" can: remember it, so that a
   // run of unclosed brackets is read in one pass, not once per bracket.
@@ -220,10 +230,10 @@ export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: stri
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!;
     if (c === "*") {
-      if (tokens[tokens.length - 1]?.kind !== "star") tokens.push({ kind: "star" });
-    } else if (c === "?") tokens.push({ kind: "any" });
-    else if (c === "\\" && i + 1 < p.length) tokens.push({ kind: "char", ch: p[++i]! });
-    else if (c === "[" && i >= unclosedFrom) tokens.push({ kind: "char", ch: "[" });
+      if (tokens[tokens.length - 1]?.kind !== "star") tokens.push(STAR);
+    } else if (c === "?") tokens.push(ANY);
+    else if (c === "\\" && i + 1 < p.length) tokens.push(char(p[++i]!));
+    else if (c === "[" && i >= unclosedFrom) tokens.push(char("["));
     else if (c === "[") {
       let j = i + 1;
       const negate = p[j] === "!" || p[j] === "^";
@@ -232,7 +242,7 @@ export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: stri
       while (j < p.length && (p[j] !== "]" || j === first)) j++;
       if (j >= p.length) {
         unclosedFrom = i;
-        tokens.push({ kind: "char", ch: "[" });
+        tokens.push(char("["));
         continue;
       }
       const ranges: [string, string][] = [];
@@ -247,7 +257,7 @@ export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: stri
       }
       tokens.push({ kind: "class", negate, ranges });
       i = j;
-    } else tokens.push({ kind: "char", ch: c });
+    } else tokens.push(char(c));
   }
   return { tokens, problem };
 }
@@ -275,7 +285,7 @@ function globOne(t: GlobToken, c: string): boolean {
  */
 export function globMatch(pattern: string, text: string): boolean {
   const { tokens } = parseGlob(pattern);
-  const t = Array.from(text);
+  const t = text;
   let p = 0;
   let i = 0;
   let starP = -1;
