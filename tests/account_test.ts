@@ -349,3 +349,30 @@ test("an msmtp passwordeval flows from the file through selectAccount to the com
   assert.equal(await runPasswordCommand(host, account.passwordEval), "work-pw");
   assert.equal(account.passwordEval.origin, "/home/u/.msmtprc:8");
 });
+
+test("globMatch() follows fnmatch: *, ?, sets, ranges, negation, \\ quoting, ignoring case, never throwing", async () => {
+  const { addressMatches, globMatch, parseGlob } = await import("../src/config/common.ts");
+  const cases: [string, string, boolean][] = [
+    ["*@example.org", "Me@Example.ORG", true],
+    ["*@example.org", "me@example.org.evil", false],
+    ["a?c@x", "abc@x", true],
+    ["a?c@x", "ac@x", false],
+    ["[a-c]*@x", "B1@x", true],
+    ["[!a-c]*@x", "b1@x", false],
+    ["[^a-c]*@x", "d@x", true],
+    ["[]]@x", "]@x", true],
+    ["[@x", "[@x", true], // no closing bracket: a literal
+    ["a\\*@x", "a*@x", true],
+    ["a\\*@x", "ab@x", false],
+    ["[b-a]@x", "a@x", false], // reversed: matches nothing (msmtprc refuses it when read)
+    ["*a*a*a*a*b@x", "a".repeat(5000) + "@x", false], // was O(n^5) backtracking in a RegExp
+    ["**", "", true],
+  ];
+  for (const [p, s, want] of cases) assert.equal(globMatch(p, s), want, `${p} ~ ${s.slice(0, 20)}`);
+  assert.equal(parseGlob("[b-a]").problem, 'the range "b-a" is reversed and matches nothing');
+  assert.equal(parseGlob("[a-b]*").problem, null);
+  // A run of unclosed brackets is read once (each "[" used to rescan the rest).
+  assert.equal(globMatch("[".repeat(200_000), "[".repeat(200_000)), true);
+  assert.equal(addressMatches("x[b-a]@y", "xa@y"), false);
+  assert.equal(addressMatches("Me@Example.org", "me@example.ORG"), true);
+});

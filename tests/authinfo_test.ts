@@ -304,3 +304,35 @@ test("quoteAuthinfoValue() round-trips awkward values through parseAuthinfo()", 
   assert.throws(() => formatAuthinfoEntry({ machine: "m", password: "a\nb" }), TypeError);
   assert.throws(() => formatAuthinfoEntry({ machine: "" }), TypeError);
 });
+
+test("parseAuthinfo() returns on a pasted non-breaking space and names it (one definition of a blank)", () => {
+  // Used to loop forever: the blank-skipper skipped only ASCII blanks while the
+  // token reader stopped at any \s, so neither advanced past U+00A0.
+  assert.throws(
+    () => parseAuthinfo("machine x\u00a0", "/h/.authinfo"),
+    configError('/h/.authinfo:1: The machine "x\u00a0" contains the space character U+00A0, which does not separate tokens; use a plain space or tab'),
+  );
+  assert.throws(() => parseAuthinfo("machine h\n\u2003login u", "f"), configError(/^f:2: The key "\u2003login" contains the space character U\+2003/));
+  assert.throws(() => parseAuthinfo("machine h port 25\u00a0", "f"), configError(/^f:1: The port .* U\+00A0/));
+  // In a login or password a Unicode space is data, as in Emacs auth-source and netrc.
+  assert.deepEqual(parseAuthinfo("machine h login u\u00a0v password p\u3000q\n", "f"), [
+    { machine: "h", login: "u\u00a0v", password: "p\u3000q", file: "f", line: 1 },
+  ]);
+  // Every Unicode space on its own between tokens: an error or entries, never a hang.
+  for (const sp of ["\u00a0", "\u1680", "\u2000", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff", "\u0085"]) {
+    for (const text of [`machine x${sp}`, `${sp}`, `machine x login${sp}u`, `macdef m\n${sp}\nmachine y`, `machine x password "${sp}"`]) {
+      try {
+        assert.ok(Array.isArray(parseAuthinfo(text)));
+      } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+      }
+    }
+  }
+});
+
+test("parseAuthinfo() reads quoted values with escapes, and a macdef body ends at a line of ASCII blanks", () => {
+  const q = `machine h password "a\\"b\\\\c\\d${"\\\\".repeat(3)}" login 'x"y'\n`;
+  assert.deepEqual(parseAuthinfo(q, "f"), [{ machine: "h", password: 'a"b\\c\\d\\\\\\', login: 'x"y', file: "f", line: 1 }]);
+  const m = parseAuthinfo("macdef init\ncd /\n \t\nmachine b login u\n", "f");
+  assert.deepEqual(m, [{ machine: "b", login: "u", file: "f", line: 4 }]);
+});

@@ -616,3 +616,15 @@ test("mediaTypeOf() maps common extensions", () => {
   assert.equal(mediaTypeOf("noext"), "application/octet-stream");
   assert.equal(mediaTypeOf("mail.eml"), "application/octet-stream");
 });
+
+test("compose() refuses a hostile In-Reply-To or References at once (no backtracking)", () => {
+  const base = { ...FIXED, from: "a@example.org", to: "b@example.org", text: "x" };
+  const hostile = "a.".repeat(100_000) + "a,";
+  assert.throws(() => compose({ ...base, inReplyTo: hostile }), /In-Reply-To .* is not a valid message id/);
+  assert.throws(() => compose({ ...base, references: ["<r@x>", hostile] }), /References .* is not a valid message id/);
+  const refs = Array.from({ length: 2000 }, (_, i) => `<m${i}@example.org>`).join(" ");
+  const msg = compose({ ...base, references: refs });
+  assert.match(msg.header, /^References: <m0@example\.org> <m1@example\.org>/m);
+  assert.ok(msg.header.includes(" <m1999@example.org>\r\n"));
+  for (const line of msg.header.split("\r\n")) assert.ok(line.length <= 78, line);
+});

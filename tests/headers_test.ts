@@ -172,3 +172,25 @@ test("assertRawHeader() refuses a bare CR or a NUL and names the line", () => {
   assert.throws(check("Subject: a\0b\r\n"), /line 1 contains a NUL/);
   check("From: a@example.org\r\nTo: b@example.org\n\r\n")();
 });
+
+test("normalizeMessageId() reads ids in one pass: many dots before a mismatch return at once", () => {
+  // The old pattern x+(?:\.x+)* (x holding ".") backtracked exponentially:
+  // "a.".repeat(26) + "a," took about a second and doubled every two dots.
+  for (const n of [26, 40, 100_000]) {
+    const id = "a.".repeat(n) + "a,";
+    assert.throws(() => normalizeMessageId(id), /is not a valid message id/);
+    assert.throws(() => normalizeMessageId(`<${id}@example.org>`), /is not a valid message id/);
+    assert.throws(() => normalizeMessageId(`x@${id}`), /is not a valid message id/);
+  }
+  // What was accepted still is (loose dots included: received mail's ids are kept).
+  for (const [id, want] of [
+    ["a.b@c.d", "<a.b@c.d>"],
+    ["<a..b.@c>", "<a..b.@c>"],
+    ['"q@x"@h', '<"q@x"@h>'],
+    ["a@[1.2.3.4]", "<a@[1.2.3.4]>"],
+    ["<a@b>", "<a@b>"],
+  ]) assert.equal(normalizeMessageId(id!), want);
+  for (const bad of ["<a@b", "a@b>", '"a b"@c', '"a\\"@c', "a@[x]]", "a@", "@b", "a@b@c", "a@[\\]"]) {
+    assert.throws(() => normalizeMessageId(bad), TypeError, bad);
+  }
+});

@@ -342,3 +342,31 @@ test("parseMsmtprc() checks account definitions", () => {
   assert.deepEqual(old.accounts.map((a) => [a.name, a.host, a.port]), [["default", "legacy.example", 26]]);
   assert.equal(old.defaultAccount, "default");
 });
+
+test("parseMsmtprc() trims a long run of blanks and reads many accounts and parents", () => {
+  // trimArg() used a /[ \t]+$/ regex, quadratic in a run of blanks; account
+  // lookups scanned the list, quadratic in the number of accounts.
+  const spaces = " ".repeat(200_000);
+  const cfg = parseMsmtprc(`account a\nhost${spaces}smtp.example.org${spaces}\t\n`);
+  assert.equal(cfg.accounts[0]?.host, "smtp.example.org");
+  let text = "";
+  for (let i = 0; i < 5000; i++) text += `account a${i}\nhost h${i}\n`;
+  text += `account z : ${Array.from({ length: 5000 }, (_, i) => `a${i}`).join(",")}\n`;
+  const many = parseMsmtprc(text);
+  assert.equal(many.accounts.length, 5001);
+  assert.equal(many.accounts[5000]?.host, "h4999"); // the last parent wins
+  assert.throws(() => parseMsmtprc("account a\naccount a\n", { file: "f" }), configError('f:2: Account "a" is already defined'));
+  assert.throws(() => parseMsmtprc("host x\naccount default\n", { file: "f" }), configError('f:2: Account "default" is already defined'));
+});
+
+test("parseMsmtprc() refuses a reversed range in a from pattern with a ConfigError naming the line", () => {
+  // Used to throw a bare SyntaxError from new RegExp() when the sender was matched.
+  assert.throws(
+    () => parseMsmtprc("account a\nhost h\nfrom [b-a]*@example.org\n", { file: "/h/.msmtprc" }),
+    configError('/h/.msmtprc:3: Invalid pattern "[b-a]*@example.org" for command "from": the range "b-a" is reversed and matches nothing'),
+  );
+  // Valid patterns, and a lone "[" (a literal), are fine.
+  for (const from of ["*@example.org", "[a-c]?@x", "[!a]@x", "[]]@x", "[@x", "a\\*@x"]) {
+    assert.equal(parseMsmtprc(`account a\nfrom ${from}\n`).accounts[0]?.from, from);
+  }
+});

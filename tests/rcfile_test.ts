@@ -302,3 +302,19 @@ test("parseRcfile() blames the unquoted value when its second word is a keyword"
     configError('f:1: Unexpected a second word after the value of "password"; quote values that contain spaces'),
   );
 });
+
+test("parseRcfile() reads many escapes in one pass and treats a Unicode space outside quotes as an error", () => {
+  const n = 100_000;
+  const cfg = parseRcfile(`username "${"\\x41".repeat(n)}"\nhelo ${"\\101".repeat(n)}\n`);
+  assert.ok(cfg.accounts[0]?.user === "A".repeat(n));
+  assert.ok(cfg.accounts[0]?.helo === "e".repeat(n)); // \1.. escapes are decimal in esmtp's lexer
+  assert.equal(parseRcfile('username "\\x4g\\0777\\19x\\q\\"\\\\"').accounts[0]?.user, "\x04g?7\x13x" + 'q"\\');
+  assert.throws(
+    () => parseRcfile("hostname mail.example.org\u00a0\n", { file: "/h/.smtpsendrc" }),
+    configError('/h/.smtpsendrc:1: "mail.example.org\u00a0" contains the space character U+00A0, which does not separate words; use a plain space or tab, or quote the value if it is meant'),
+  );
+  assert.throws(() => parseRcfile("\n\u2003hostname a\n", { file: "f" }), configError(/^f:2: "\u2003hostname" contains the space character U\+2003/));
+  assert.equal(parseRcfile('password "p\u00a0q"\n').accounts[0]?.password, "p\u00a0q");
+  const spaces = " \t".repeat(100_000);
+  assert.equal(parseRcfile(`hostname${spaces}=${spaces}a.example${spaces}\n`).accounts[0]?.host, "a.example");
+});

@@ -9,7 +9,10 @@
  * - Keys: `machine`, `default`, `port` (or `protocol`), `login` (or `user`),
  *   `password`; `account` is read and ignored (it is netrc's FTP account
  *   password, not a user name); other keys are ignored with their value.
- * - `macdef NAME` skips the macro body up to the next empty line (netrc).
+ * - Tokens are separated by ASCII blanks (space, tab, CR, LF, FF, VT), as in
+ *   netrc and auth-source; other Unicode spaces belong to the token. A key,
+ *   machine or port holding one (a pasted U+00A0) is an error naming the line.
+ * - `macdef NAME` skips the macro body up to the next empty (or blank) line (netrc).
  * - Values may be double-quoted (`"pass word"`, with `\"` and `\\` escapes;
  *   other backslashes are kept) or single-quoted (`'a"b'`, no escapes).
  * - `#` where a key is expected starts a comment to the end of the line; in a
@@ -63,6 +66,23 @@ export interface AuthinfoSources {
   readonly notes: readonly string[];
 }
 
+const LF = 0x0a;
+
+/**
+ * The one definition of a blank for the whole scanner (the skipper and the
+ * token reader): ASCII space, tab, CR, FF and VT, as in netrc (C `isspace`)
+ * and Emacs auth-source. Other Unicode spaces (U+00A0, U+2003, …) are token
+ * characters there, so they are here too: the same file must mean the same
+ * credentials to every program that reads it. LF is handled apart (it counts
+ * lines).
+ */
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0c || c === 0x0b;
+}
+
+/** White space that is not an ASCII blank or LF. */
+const UNICODE_SPACE = /[^\S \t\r\n\f\v]/u;
+
 interface Token {
   readonly value: string;
   readonly line: number;
@@ -83,9 +103,9 @@ class Scanner {
   #skipBlanks(): void {
     const t = this.#text;
     while (this.#pos < t.length) {
-      const c = t[this.#pos]!;
-      if (c === "\n") this.#line++;
-      else if (c !== " " && c !== "\t" && c !== "\r" && c !== "\f" && c !== "\v") return;
+      const c = t.charCodeAt(this.#pos);
+      if (c === LF) this.#line++;
+      else if (!isBlank(c)) return;
       this.#pos++;
     }
   }
@@ -110,8 +130,10 @@ class Scanner {
     const line = this.#line;
     const q = t[this.#pos]!;
     if (q === '"' || q === "'") {
-      let value = "";
-      let i = this.#pos + 1;
+      // Copy runs between escapes in slices: one pass, no per-character concatenation.
+      const parts: string[] = [];
+      let from = this.#pos + 1;
+      let i = from;
       for (;;) {
         const c = t[i];
         if (c === undefined || c === "\n") {
@@ -119,19 +141,34 @@ class Scanner {
         }
         if (c === q) break;
         if (q === '"' && c === "\\" && (t[i + 1] === '"' || t[i + 1] === "\\")) {
-          value += t[i + 1];
+          parts.push(t.slice(from, i));
+          from = i + 1; // the escaped character starts the next run
           i += 2;
           continue;
         }
-        value += c;
         i++;
       }
+      parts.push(t.slice(from, i));
       this.#pos = i + 1;
-      return { value, line, quoted: true };
+      return { value: parts.join(""), line, quoted: true };
     }
     const start = this.#pos;
-    while (this.#pos < t.length && !/\s/.test(t[this.#pos]!)) this.#pos++;
+    while (this.#pos < t.length && !isBlank(t.charCodeAt(this.#pos)) && t.charCodeAt(this.#pos) !== LF) this.#pos++;
     return { value: t.slice(start, this.#pos), line, quoted: false };
+  }
+
+  /**
+   * Refuses a token holding a Unicode space (a pasted U+00A0, say): as in
+   * Emacs auth-source and netrc it does not separate tokens, so a key or host
+   * name holding one would be silently ignored or never match.
+   */
+  assertNoUnicodeSpace(token: Token, what: string): void {
+    const m = UNICODE_SPACE.exec(token.value);
+    if (m === null) return;
+    const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    throw new ConfigError(
+      `${this.#file}:${token.line}: ${what} ${JSON.stringify(token.value)} contains the space character U+${code}, which does not separate tokens; use a plain space or tab`,
+    );
   }
 
   /** Skips a netrc macro body: the rest of this line, then lines up to an empty one. */
@@ -143,9 +180,10 @@ class Scanner {
       this.#line++;
       const nl = t.indexOf("\n", this.#pos);
       const end = nl === -1 ? t.length : nl;
-      const body = t.slice(this.#pos, end);
+      let blank = true;
+      for (let i = this.#pos; i < end && blank; i++) blank = isBlank(t.charCodeAt(i));
       this.#pos = end;
-      if (body.trim() === "") return;
+      if (blank) return;
     }
   }
 }
@@ -157,7 +195,8 @@ class Scanner {
  * @param file The file name used in entries and error messages.
  * @returns The entries in file order.
  * @throws {ConfigError} On an unterminated quote, a key before any `machine`,
- *   or `machine` where a value is expected, naming `file:line`.
+ *   `machine` where a value is expected, or a Unicode space in a key, machine
+ *   or port, naming `file:line`.
  * @example
  * ```ts
  * const entries = parseAuthinfo("machine mail.example.org port 25 login myuser password mypassword\n");
@@ -176,6 +215,7 @@ export function parseAuthinfo(text: string, file = "authinfo"): AuthinfoEntry[] 
   for (;;) {
     const key = scanner.next(true);
     if (key === null) break;
+    if (!key.quoted) scanner.assertNoUnicodeSpace(key, "The key");
     const k = key.value;
     if (k === "default") {
       flush();
@@ -191,6 +231,9 @@ export function parseAuthinfo(text: string, file = "authinfo"): AuthinfoEntry[] 
     const value = scanner.next(false);
     if (value !== null && value.value === "machine" && !value.quoted) {
       throw new ConfigError(`${file}:${value.line}: Unexpected "machine" after "${k}"; "${k}" needs a value`);
+    }
+    if (value !== null && !value.quoted && (k === "machine" || k === "port" || k === "protocol")) {
+      scanner.assertNoUnicodeSpace(value, `The ${k}`);
     }
     if (k === "machine") {
       flush();

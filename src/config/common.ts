@@ -195,33 +195,118 @@ export const SUPPORTED_MECHANISMS: readonly string[] = Object.freeze([
   "NTLM",
 ]);
 
+type GlobToken =
+  | { readonly kind: "char"; readonly ch: string }
+  | { readonly kind: "any" }
+  | { readonly kind: "star" }
+  | { readonly kind: "class"; readonly negate: boolean; readonly ranges: readonly (readonly [string, string])[] };
+
+const STAR: GlobToken = Object.freeze({ kind: "star" });
+const ANY: GlobToken = Object.freeze({ kind: "any" });
+
 /**
- * Compiles a shell-style pattern (`*`, `?`, `[abc]`, `[!abc]`) into an
- * anchored, case-insensitive regular expression.
+ * Reads a shell pattern (fnmatch(3) without flags, as msmtp uses for `from`):
+ * `*` any run, `?` one character, `[abc]`, `[a-z]`, `[!abc]`/`[^abc]` one of
+ * (not of) a set, `\` quotes the next character. A `]` first in a set is a
+ * member; a `[` without its `]` is a literal. No RegExp is built from the
+ * text, so no pattern can fail to compile or backtrack.
  *
- * @param pattern E.g. `"*@example.org"`.
- * @returns The regular expression.
+ * @param pattern The pattern.
+ * @returns Its tokens, and the first problem a user should hear about (a
+ *   reversed range such as `[b-a]`, which matches nothing), or `null`.
  */
-export function globToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") re += ".*";
-    else if (c === "?") re += ".";
+export function parseGlob(pattern: string): { tokens: GlobToken[]; problem: string | null } {
+  // UTF-16 code units, as the RegExp this replaces (no "u" flag) read them.
+  const p = pattern;
+  const tokens: GlobToken[] = [];
+  const chars = new Map<string, GlobToken>(); // one token per distinct character, not per occurrence
+  const char = (ch: string): GlobToken => {
+    let t = chars.get(ch);
+    if (t === undefined) chars.set(ch, t = { kind: "char", ch });
+    return t;
+  };
+  let problem: string | null = null;
+  // Once a "[" at i finds no "]", no later "[" can: remember it, so that a
+  // run of unclosed brackets is read in one pass, not once per bracket.
+  let unclosedFrom = p.length;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === "*") {
+      if (tokens[tokens.length - 1]?.kind !== "star") tokens.push(STAR);
+    } else if (c === "?") tokens.push(ANY);
+    else if (c === "\\" && i + 1 < p.length) tokens.push(char(p[++i]!));
+    else if (c === "[" && i >= unclosedFrom) tokens.push(char("["));
     else if (c === "[") {
-      const end = pattern.indexOf("]", i + 2);
-      if (end === -1) {
-        re += "\\[";
+      let j = i + 1;
+      const negate = p[j] === "!" || p[j] === "^";
+      if (negate) j++;
+      const first = j;
+      while (j < p.length && (p[j] !== "]" || j === first)) j++;
+      if (j >= p.length) {
+        unclosedFrom = i;
+        tokens.push(char("["));
         continue;
       }
-      let body = pattern.slice(i + 1, end);
-      const negate = body.startsWith("!") || body.startsWith("^");
-      if (negate) body = body.slice(1);
-      re += `[${negate ? "^" : ""}${body.replace(/[\\\]^]/g, "\\$&")}]`;
-      i = end;
-    } else re += c.replace(/[.+^${}()|\\/]/g, "\\$&");
+      const ranges: [string, string][] = [];
+      for (let k = first; k < j; k++) {
+        const lo = p[k]!;
+        if (p[k + 1] === "-" && k + 2 < j) {
+          const hi = p[k + 2]!;
+          if (lo > hi) problem ??= `the range "${lo}-${hi}" is reversed and matches nothing`;
+          ranges.push([lo, hi]);
+          k += 2;
+        } else ranges.push([lo, lo]);
+      }
+      tokens.push({ kind: "class", negate, ranges });
+      i = j;
+    } else tokens.push(char(c));
   }
-  return new RegExp(`^${re}$`, "i");
+  return { tokens, problem };
+}
+
+function globOne(t: GlobToken, c: string): boolean {
+  if (t.kind === "any") return true;
+  if (t.kind === "star") return false; // stars are handled by globMatch()
+  const lower = c.toLowerCase();
+  const upper = c.toUpperCase();
+  if (t.kind === "char") return t.ch === c || t.ch.toLowerCase() === lower;
+  const inSet = t.ranges.some(([lo, hi]) =>
+    (lo <= c && c <= hi) || (lo <= lower && lower <= hi) || (lo <= upper && upper <= hi)
+  );
+  return inSet !== t.negate;
+}
+
+/**
+ * Matches a text against a shell pattern, ignoring case. Runs in
+ * O(pattern × text) steps whatever the input (a star is retried from one
+ * position only, never nested).
+ *
+ * @param pattern E.g. `"*@example.org"` (see {@link parseGlob}).
+ * @param text The text.
+ * @returns `true` when the whole text matches.
+ */
+export function globMatch(pattern: string, text: string): boolean {
+  const { tokens } = parseGlob(pattern);
+  const t = text;
+  let p = 0;
+  let i = 0;
+  let starP = -1;
+  let starI = 0;
+  while (i < t.length) {
+    const tok = tokens[p];
+    if (tok !== undefined && tok.kind === "star") {
+      starP = p++;
+      starI = i;
+    } else if (tok !== undefined && globOne(tok, t[i]!)) {
+      p++;
+      i++;
+    } else if (starP >= 0) {
+      p = starP + 1;
+      i = ++starI;
+    } else return false;
+  }
+  while (tokens[p]?.kind === "star") p++;
+  return p === tokens.length;
 }
 
 /**
@@ -234,5 +319,5 @@ export function globToRegExp(pattern: string): RegExp {
  */
 export function addressMatches(pattern: string, address: string): boolean {
   if (!/[*?[]/.test(pattern)) return pattern.toLowerCase() === address.toLowerCase();
-  return globToRegExp(pattern).test(address);
+  return globMatch(pattern, address);
 }

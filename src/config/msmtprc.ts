@@ -13,8 +13,9 @@
  * Structure: `defaults` settings apply to the accounts defined after them;
  * `account NAME [: PARENT[,PARENT…]]` starts an account that inherits the
  * settings written in its parents; `account default : NAME` makes the
- * default. `from` may be a shell pattern (msmtp 1.8.16) matched against the
- * envelope sender.
+ * default. `from` may be a shell pattern (msmtp 1.8.16: `*`, `?`, `[a-z]`,
+ * `[!a-z]`, `\` quoting) matched against the envelope sender, ignoring case;
+ * a reversed range such as `[b-a]` is an error naming the line.
  *
  * Mapping: `tls off` → `"none"`; `tls on` → `"starttls-required"`, or
  * `"implicit"` with `tls_starttls off`; no `tls` → the client's default
@@ -42,7 +43,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { dsnNotifyOf, dsnReturnOf, expandHome, portOf } from "./common.ts";
+import { dsnNotifyOf, dsnReturnOf, expandHome, parseGlob, portOf } from "./common.ts";
 import { shellCommand } from "./passwordeval.ts";
 import { parseAuthValue } from "./rcfile.ts";
 import type { Account, DsnNotify, ParsedConfig, PasswordCommand } from "./types.ts";
@@ -152,8 +153,20 @@ function onOff(arg: string, cmd: string, where: string): boolean {
 
 /** Removes surrounding blanks and, when present on both ends, double quotes (msmtp's `trim_string`). */
 function trimArg(s: string): string {
-  const t = s.replace(/^[ \t]+|[ \t]+$/g, "");
+  // By index, not by a /[ \t]+$/ regex: that one rescans the run of blanks
+  // from every position in it, quadratic in a long line of spaces.
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s[a] === " " || s[a] === "\t")) a++;
+  while (b > a && (s[b - 1] === " " || s[b - 1] === "\t")) b--;
+  const t = s.slice(a, b);
   return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+function trimStart(s: string): string {
+  let a = 0;
+  while (a < s.length && (s[a] === " " || s[a] === "\t")) a++;
+  return a === 0 ? s : s.slice(a);
 }
 
 /**
@@ -173,6 +186,7 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
   const file = options.file ?? "msmtprc";
   const defaults: Settings = {};
   const accounts: AccountDef[] = [];
+  const byName = new Map<string, AccountDef>(); // account names are looked up, never scanned
   const warnings: string[] = [];
   let current: Settings | null = null;
   let currentDef: AccountDef | null = null;
@@ -182,7 +196,8 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1;
     const where = `${file}:${lineNo}`;
-    const line = lines[n]!.replace(/\r$/, "").replace(/^[ \t]+/, "");
+    const raw = lines[n]!;
+    const line = trimStart(raw.endsWith("\r") ? raw.slice(0, -1) : raw);
     if (line === "" || line.startsWith("#")) continue;
     const sp = line.search(/[ \t]/);
     const cmd = sp === -1 ? line : line.slice(0, sp);
@@ -199,19 +214,20 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
       const name = trimArg(colon === -1 ? arg : arg.slice(0, colon));
       if (name === "") throw new ConfigError(`${where}: Missing account name`);
       if (/[:,]/.test(name)) throw new ConfigError(`${where}: An account name must not contain colons or commas`);
-      if (accounts.some((a) => a.name === name)) throw new ConfigError(`${where}: Account "${name}" is already defined`);
+      if (byName.has(name)) throw new ConfigError(`${where}: Account "${name}" is already defined`);
       const explicit: Settings = {};
       if (colon !== -1) {
         for (const p of arg.slice(colon + 1).split(",")) {
           const parentName = trimArg(p);
           if (parentName === "") throw new ConfigError(`${where}: Missing account name after ":"`);
-          const parent = accounts.find((a) => a.name === parentName);
+          const parent = byName.get(parentName);
           if (!parent) throw new ConfigError(`${where}: Account "${parentName}" is not (yet) defined`);
           Object.assign(explicit, parent.explicit);
         }
       }
       currentDef = { name, line: lineNo, explicit, effective: { ...defaults, ...explicit } };
       accounts.push(currentDef);
+      byName.set(name, currentDef);
       current = currentDef.effective;
       continue;
     }
@@ -219,6 +235,7 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
       // msmtp before 1.4 allowed settings without an account: they form "default".
       currentDef = { name: "default", line: lineNo, explicit: {}, effective: { ...defaults } };
       accounts.push(currentDef);
+      byName.set("default", currentDef);
       current = currentDef.effective;
     }
     const target = current;
@@ -278,9 +295,13 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
       case "domain":
         set("domain", arg === "" ? null : expandVars(arg, options.vars, where));
         break;
-      case "from":
-        set("from", arg === "" ? null : expandVars(arg, options.vars, where));
+      case "from": {
+        const from = arg === "" ? null : expandVars(arg, options.vars, where);
+        const problem = from === null ? null : parseGlob(from).problem;
+        if (problem !== null) throw new ConfigError(`${where}: Invalid pattern "${from}" for command "from": ${problem}`);
+        set("from", from);
         break;
+      }
       case "from_full_name":
         set("fromName", arg === "" ? null : arg);
         break;
@@ -367,7 +388,7 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
   }
 
   const result = accounts.map((a) => finish(a, file, options.vars));
-  const def = accounts.find((a) => a.name === "default");
+  const def = byName.get("default");
   return {
     file,
     format: "msmtp",

@@ -8,7 +8,9 @@
  * single quotes; C escapes (`\n`, `\t`, `\\`, `\"`, `\xHH`, `\0ooo`) apply
  * inside and outside quotes, as in esmtp. A `#` that starts a word begins a
  * comment to the end of the line (inside a word it is data). Keywords are
- * case-insensitive. A value with spaces must be quoted.
+ * case-insensitive. A value with spaces must be quoted. Blanks are ASCII
+ * space, tab, CR, FF and VT; another Unicode space (a pasted U+00A0) outside
+ * quotes is an error naming the line.
  *
  * Structure: settings before the first `identity ADDRESS` (or
  * `identity = ADDRESS`) form the account named `"default"`; each identity
@@ -70,34 +72,66 @@ interface Block {
   portExplicit: boolean;
 }
 
-/** C-style escapes as esmtp's lexer processes them. */
+/** Up to `max` digits of `radix` at `s[i]…`: their count and value. */
+function digits(s: string, i: number, max: number, radix: number): { n: number; value: number } {
+  let n = 0;
+  let value = 0;
+  while (n < max && i + n < s.length) {
+    const d = parseInt(s[i + n]!, radix);
+    if (Number.isNaN(d)) break;
+    value = value * radix + d;
+    n++;
+  }
+  return { n, value };
+}
+
+/**
+ * C-style escapes as esmtp's lexer processes them. One pass: runs without
+ * escapes are copied as slices, and each escape reads at most three
+ * characters (no slice of the rest of the text per escape).
+ */
 function unescape(s: string): string {
-  let out = "";
+  if (!s.includes("\\")) return s;
+  const out: string[] = [];
+  let from = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c !== "\\" || i + 1 >= s.length) {
-      out += c;
-      continue;
-    }
+    if (s[i] !== "\\" || i + 1 >= s.length) continue;
+    out.push(s.slice(from, i));
     const n = s[++i]!;
     if (n === "x" || n === "X") {
-      const m = /^[0-9a-fA-F]{1,2}/.exec(s.slice(i + 1));
-      out += String.fromCharCode(m ? parseInt(m[0], 16) : 0);
-      i += m ? m[0].length : 0;
+      const h = digits(s, i + 1, 2, 16);
+      out.push(String.fromCharCode(h.value));
+      i += h.n;
     } else if (n === "0") {
-      const m = /^[0-7]{0,2}/.exec(s.slice(i + 1))!;
-      out += String.fromCharCode(parseInt("0" + m[0], 8));
-      i += m[0].length;
+      const o = digits(s, i + 1, 2, 8);
+      out.push(String.fromCharCode(o.value));
+      i += o.n;
     } else if (n >= "1" && n <= "9") {
-      const m = /^[0-9]{0,2}/.exec(s.slice(i + 1))!;
-      out += String.fromCharCode(parseInt(n + m[0], 10));
-      i += m[0].length;
+      const d = digits(s, i + 1, 2, 10);
+      out.push(String.fromCharCode(Number(n) * 10 ** d.n + d.value));
+      i += d.n;
     } else {
-      out += n === "n" ? "\n" : n === "t" ? "\t" : n === "b" ? "\b" : n === "r" ? "\r" : n;
+      out.push(n === "n" ? "\n" : n === "t" ? "\t" : n === "b" ? "\b" : n === "r" ? "\r" : n);
     }
+    from = i + 1;
   }
-  return out;
+  out.push(s.slice(from));
+  return out.join("");
 }
+
+/**
+ * The one definition of a blank for the whole scanner (skipping between
+ * statements, around `=`, and ending a bare word): ASCII space, tab, CR, FF,
+ * VT, as in esmtp's lexer; LF is handled apart (it counts lines). Other
+ * Unicode spaces (U+00A0, …) are not blanks: outside quotes they are an
+ * error naming the line (a pasted non-breaking space), inside quotes data.
+ */
+function isBlank(c: string | undefined): boolean {
+  return c === " " || c === "\t" || c === "\r" || c === "\f" || c === "\v";
+}
+
+/** White space that is not an ASCII blank or LF. */
+const UNICODE_SPACE = /[^\S \t\r\n\f\v]/u;
 
 /**
  * Reads statements the way esmtp's lexer does: newlines are mere blanks, so
@@ -130,7 +164,7 @@ class Scanner {
         const nl = t.indexOf("\n", this.pos);
         this.pos = nl === -1 ? t.length : nl;
         continue;
-      } else if (!/\s/.test(c)) return true;
+      } else if (!isBlank(c)) return true;
       this.pos++;
     }
     return false;
@@ -138,15 +172,25 @@ class Scanner {
 
   /** Skips blanks on the current line only. */
   #skipInline(): void {
-    while (this.pos < this.#text.length && /[ \t\r\f\v]/.test(this.#text[this.pos]!)) this.pos++;
+    while (this.pos < this.#text.length && isBlank(this.#text[this.pos])) this.pos++;
   }
 
   /** The next whitespace-delimited word, raw (for keywords and messages). */
   word(): string {
     const t = this.#text;
     const start = this.pos;
-    while (this.pos < t.length && !/[\s=]/.test(t[this.pos]!)) this.pos++;
-    return t.slice(start, this.pos);
+    while (this.pos < t.length && !isBlank(t[this.pos]) && t[this.pos] !== "\n" && t[this.pos] !== "=") this.pos++;
+    return this.#bare(t.slice(start, this.pos));
+  }
+
+  /** A bare (unquoted) word, refused when it holds a Unicode space. */
+  #bare(word: string): string {
+    const m = UNICODE_SPACE.exec(word);
+    if (m === null) return word;
+    const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    throw new ConfigError(
+      `${this.where()}: ${JSON.stringify(word)} contains the space character U+${code}, which does not separate words; use a plain space or tab, or quote the value if it is meant`,
+    );
   }
 
   /** Consumes an optional `=` (with blanks around it) on the current line. */
@@ -170,8 +214,8 @@ class Scanner {
       return v;
     }
     const start = this.pos;
-    while (this.pos < t.length && !/\s/.test(t[this.pos]!)) this.pos++;
-    return unescape(t.slice(start, this.pos));
+    while (this.pos < t.length && !isBlank(t[this.pos]) && t[this.pos] !== "\n") this.pos++;
+    return unescape(this.#bare(t.slice(start, this.pos)));
   }
 }
 

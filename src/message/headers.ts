@@ -285,7 +285,57 @@ export function newMessageId(domain: string, random: RandomBytes = defaultRandom
   return `<${randomToken(random, 15)}@${domain}>`;
 }
 
-const MSG_ID = /^<?([!#-'*-+\--9=?A-Z^-~]+(?:\.[!#-'*-+\--9=?A-Z^-~]+)*|"[^"\\\s]*")@([!#-'*-+\--9=?A-Z^-~]+(?:\.[!#-'*-+\--9=?A-Z^-~]+)*|\[[!-Z^-~]*\])>?$/;
+/**
+ * `atext` and `.` (0x21 0x23-27 0x2A 0x2B 0x2D-39 0x3D 0x3F 0x41-5A 0x5E-7E):
+ * the characters of an unquoted id-left or id-right. Dots are taken anywhere
+ * (obsolete and broken ids in received mail's References are kept, not refused).
+ */
+function isIdChar(c: number): boolean {
+  return c === 0x21 || (c >= 0x23 && c <= 0x27) || c === 0x2a || c === 0x2b || (c >= 0x2d && c <= 0x39) ||
+    c === 0x3d || c === 0x3f || (c >= 0x41 && c <= 0x5a) || (c >= 0x5e && c <= 0x7e);
+}
+
+/** `dtext` (0x21-5A 0x5E-7E): the inside of a `[literal]` id-right. */
+function isDtext(c: number): boolean {
+  return (c >= 0x21 && c <= 0x5a) || (c >= 0x5e && c <= 0x7e);
+}
+
+/**
+ * Whether `t` is `[<] id-left @ id-right [>]`, read in one pass: each
+ * character is looked at once, so no input can make it backtrack (a
+ * `x+(?:\.x+)*` pattern whose `x` also holds `.` took time exponential in
+ * the number of dots before a mismatch).
+ */
+function isMsgId(t: string): boolean {
+  const n = t.length;
+  let i = 0;
+  if (t[i] === "<") i++;
+  if (t[i] === '"') {
+    // A quoted id-left: no quote, backslash or white space inside.
+    for (i++; i < n && t[i] !== '"'; i++) {
+      if (t[i] === "\\" || /\s/.test(t[i]!)) return false;
+    }
+    if (i >= n) return false;
+    i++;
+  } else {
+    const start = i;
+    while (i < n && isIdChar(t.charCodeAt(i))) i++;
+    if (i === start) return false;
+  }
+  if (t[i] !== "@") return false;
+  i++;
+  if (t[i] === "[") {
+    for (i++; i < n && isDtext(t.charCodeAt(i)); i++);
+    if (t[i] !== "]") return false;
+    i++;
+  } else {
+    const start = i;
+    while (i < n && isIdChar(t.charCodeAt(i))) i++;
+    if (i === start) return false;
+  }
+  if (t[i] === ">") i++;
+  return i === n;
+}
 
 /**
  * Normalizes a message id to `<left@right>`, checking RFC 5322 `msg-id`
@@ -301,7 +351,7 @@ export function normalizeMessageId(id: string, what = "Message-ID"): string {
   assertHeaderText(id, what);
   assertNoEncodedWord(id, what);
   const t = id.trim();
-  if (!MSG_ID.test(t) || (t.startsWith("<") !== t.endsWith(">"))) {
+  if (!isMsgId(t) || (t.startsWith("<") !== t.endsWith(">"))) {
     throw new TypeError(`${what} ${JSON.stringify(id)} is not a valid message id (id-left@id-right)`);
   }
   return t.startsWith("<") ? t : `<${t}>`;

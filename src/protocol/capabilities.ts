@@ -42,13 +42,26 @@ export function parseCapabilities(reply: Reply): Capabilities {
     throw new TypeError(`parseCapabilities() needs a 2xx EHLO reply, got ${reply.code}`);
   }
   const keywords = new Map<string, string[]>();
+  // Each keyword's parameters also in a Set, so that merging stays linear in
+  // the reply however many distinct parameters a (hostile) server lists.
+  const seen = new Map<string, Set<string>>();
   const add = (keyword: string, params: readonly string[]): void => {
-    const list = keywords.get(keyword);
-    if (!list) return void keywords.set(keyword, [...new Set(params)]);
-    for (const p of params) if (!list.includes(p)) list.push(p);
+    let list = keywords.get(keyword);
+    let set = seen.get(keyword);
+    if (!list || !set) {
+      keywords.set(keyword, list = []);
+      seen.set(keyword, set = new Set());
+    }
+    for (const p of params) {
+      if (set.has(p)) continue;
+      set.add(p);
+      list.push(p);
+    }
   };
   for (const line of reply.lines.slice(1)) {
-    const [first = "", ...params] = line.trim().split(/[ \t]+/);
+    // SP and HT separate (RFC 5321 ehlo-line); any other space, U+00A0 say, is
+    // part of a word, as the split below has it: trim() would strip more.
+    const [first = "", ...params] = line.split(/[ \t]+/).filter((p) => p !== "");
     const eq = first.indexOf("=");
     if (eq > 0 && first.slice(0, eq).toUpperCase() === "AUTH") {
       add("AUTH", [first.slice(eq + 1), ...params].filter((p) => p !== ""));
@@ -57,10 +70,10 @@ export function parseCapabilities(reply: Reply): Capabilities {
     }
   }
 
-  const auth: string[] = [];
+  const auth = new Set<string>();
   for (const m of keywords.get("AUTH") ?? []) {
     const name = m.toUpperCase();
-    if (MECHANISM.test(name) && !auth.includes(name)) auth.push(name);
+    if (MECHANISM.test(name)) auth.add(name);
   }
   const sizeParams = keywords.get("SIZE");
   let size: number | null = null;
@@ -73,7 +86,7 @@ export function parseCapabilities(reply: Reply): Capabilities {
     greeting: reply.lines[0] ?? "",
     keywords,
     size,
-    auth,
+    auth: [...auth],
     pipelining: has("PIPELINING"),
     startTls: has("STARTTLS"),
     eightBitMime: has("8BITMIME"),

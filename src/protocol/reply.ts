@@ -71,7 +71,9 @@ export class ReplyParser {
   #lines: string[] = [];
   #enhanced: string | null = null;
   #replyOctets = 0;
-  #queue: Queued[] = [];
+  #queue: (Queued | undefined)[] = [];
+  /** Index of the next reply in #queue: shift() on a long array copies it, quadratic over a big read. */
+  #head = 0;
   #buffered = 0;
   #error: ProtocolError | null = null;
   #eof = false;
@@ -134,8 +136,16 @@ export class ReplyParser {
    *   or the stream ended inside a reply.
    */
   nextEvent(): Reply | null {
-    const next = this.#queue.shift();
+    const next = this.#queue[this.#head];
     if (next) {
+      this.#queue[this.#head++] = undefined; // let it be collected
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
       this.#buffered -= next.octets;
       return next.reply;
     }
