@@ -16,6 +16,7 @@
  * @module
  */
 export * from "../mod.ts";
-export { flattenAddresses } from "./message/address.ts";
+export { assertDisplayName, flattenAddresses } from "./message/address.ts";
 export { parseHeaderBlock } from "./message/headers.ts";
 export { collectBytes } from "./protocol/bytes.ts";
+export { envelopeIdValue } from "./protocol/xtext.ts";
