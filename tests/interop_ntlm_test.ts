@@ -63,6 +63,19 @@ function expectedAuthenticate(challengeLine: string, password: string): string {
   return base64Encode(m.step(base64Decode(challengeLine.slice(4))));
 }
 
+/**
+ * Exim's log lines for the latest session from one client port: from its last "SMTP connection
+ * from [127.0.0.1]:PORT" line on (ports are reused, so older sessions must not count).
+ */
+function sessionLog(port: number): string {
+  const lines = eximLogLines(port);
+  let start = 0;
+  lines.forEach((l, i) => {
+    if (/SMTP connection from \[127\.0\.0\.1\]:\d+ \(TCP\/IP connection count/.test(l)) start = i;
+  });
+  return lines.slice(start).join("\n");
+}
+
 /** Secrets and password equivalents that must never appear in a trace or log. */
 function secrets(password: string): string[] {
   return [password, base64Encode(new TextEncoder().encode(password)), toHex(ntowfv1(password))];
@@ -88,7 +101,7 @@ describe(`NTLM against Exim's spa authenticator (${RT})`, () => {
       }
       const got = await waitForEximMessage(USER, (m) => m.header("subject") === subject);
       assert.match(got.header("received") ?? "", /with esmtpsa\s+\(TLS1\.[23]\)/, "Exim received it authenticated, over TLS");
-      const log = eximLogLines(rec.ports[0]!).join("\n");
+      const log = sessionLog(rec.ports[0]!);
       assert.match(log, new RegExp(`<= ${escape(X.user.user)} .*A=ntlm:${escape(X.user.user)}`), "Exim's ntlm (spa) authenticator accepted it");
       // The trace: AUTH NTLM with the payloads redacted, the server's challenge shown, no secret.
       const lines = events.map((e) => `${e.direction} ${e.line}`);
@@ -115,7 +128,7 @@ describe(`NTLM against Exim's spa authenticator (${RT})`, () => {
     let log = "";
     for (let i = 0; i < 50 && !/closed by QUIT/.test(log); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      log = eximLogLines(rec.ports[0]!).join("\n");
+      log = sessionLog(rec.ports[0]!);
     }
     assert.match(log, /ntlm authenticator failed .*535/);
     assert.match(log, /closed by QUIT/);
