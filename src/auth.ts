@@ -51,6 +51,15 @@ export async function authenticate(
   ctx: { host: string; port: number; random?: (bytes: Uint8Array) => Uint8Array },
 ): Promise<string> {
   if (!auth.user && !auth.token) throw new TypeError("Option \"auth.user\" is required");
+  if (auth.ntlmVersion !== undefined) {
+    if (auth.ntlmVersion !== 1 && auth.ntlmVersion !== 2) {
+      throw new RangeError(`Option "auth.ntlmVersion" must be 1 or 2, got ${JSON.stringify(auth.ntlmVersion)}`);
+    }
+    // NTLMv1 is weak: only when NTLM itself was asked for, never picked automatically.
+    if (auth.ntlmVersion === 1 && auth.method?.trim().toUpperCase() !== "NTLM") {
+      throw new TypeError('Option "auth.ntlmVersion: 1" needs "auth.method": "NTLM" (NTLMv1 is never chosen automatically)');
+    }
+  }
   const order = chooseMechanisms(offered, {
     forced: auth.method,
     have: { password: auth.pass !== undefined, token: auth.token !== undefined },
@@ -84,7 +93,7 @@ export async function authenticate(
       nonce: () => base64Encode(random(new Uint8Array(18))),
       clientChallenge: () => random(new Uint8Array(8)),
       now: () => Date.now(),
-    });
+    }, auth.ntlmVersion !== undefined ? { ntlmVersion: auth.ntlmVersion } : {});
     try {
       await exchange(io, mech);
       return mech.name;

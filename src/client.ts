@@ -491,7 +491,7 @@ export class SmtpClient {
    * abort that cannot deliver the part already sent — and a permanent
    * {@link SmtpError} in phase `"message"` is thrown.
    *
-   * A negative reply to a BDAT chunk that is not the last, or any reply that
+   * A negative reply to any BDAT chunk (Exim answers before reading it all), or any reply that
    * arrives while message data is still being written, stops the sending and
    * closes the connection (the server may take the rest for commands); the
    * reply is thrown as a {@link ReplyError}. A later `send()` on this client
@@ -681,6 +681,7 @@ export class SmtpClient {
       if (dataReply!.code !== 354) throw this.#replyError(dataReply!, "data", "DATA refused");
       ({ reply: finalReply, octets } = await this.#sendData(content, body8bit));
     }
+    if (useBdat && finalReply.code !== 250) this.#shut(`BDAT LAST refused with ${finalReply.code}; the server may have taken part of the chunk for commands (Exim does)`);
     if (finalReply.code !== 250) throw this.#replyError(finalReply, "message", "Message refused");
     this.#state = "idle";
     return { accepted, rejected, reply: finalReply, octets };

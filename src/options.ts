@@ -84,6 +84,20 @@ export interface AuthOptions {
   readonly token?: string;
   /** Force one mechanism (e.g. `"PLAIN"`); otherwise the strongest offered is tried first. */
   readonly method?: string;
+  /**
+   * Which NTLM responses to send: `2` (default) NTLMv2, or `1` NTLMv1, which
+   * some servers require (Exim's `spa` authenticator verifies only NTLMv1, as
+   * libesmtp/esmtp send). Only with `method: "NTLM"`, so it is never used by
+   * accident.
+   *
+   * **NTLMv1 is weak**: it is DES-based; whoever sees the exchange (or runs
+   * the server) can recover the MD4 hash of the password, which is enough to
+   * log in as the user on any NTLM service, and can guess weak passwords
+   * offline. Use it only over TLS (the default TLS mode when `auth` is set
+   * refuses a server without STARTTLS) to a server you trust, and prefer any
+   * other mechanism the server offers.
+   */
+  readonly ntlmVersion?: 1 | 2;
   /** Authorization identity (PLAIN), rarely needed. */
   readonly authzid?: string;
 }

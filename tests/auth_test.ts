@@ -144,6 +144,53 @@ describe("AUTH driver", () => {
     assert.deepEqual(s.errors, []);
   });
 
+  test("NTLM with ntlmVersion 1 sends the NTLMv1 response of MS-NLMP §4.2.2.2.1, byte for byte", async () => {
+    const hex = (h: string) => btoa(String.fromCharCode(...(h.match(/../g) ?? []).map((x) => parseInt(x, 16))));
+    // NEGOTIATE: UNICODE|OEM|REQUEST_TARGET|NTLM|ALWAYS_SIGN (0x00008207), no extended session security.
+    const negotiate = hex("4e544c4d53535000" + "01000000" + "07820000" + "0000000020000000" + "0000000020000000");
+    // A CHALLENGE shaped like Exim's spa (empty target name at offset 0x2800) with the spec's server challenge.
+    const challenge = hex("4e544c4d53535000" + "02000000" + "0000000000280000" + "01820000" + "0123456789abcdef" + "00".repeat(16));
+    const nt = "67c43011f30298a2ad35ece64f16331c44bdbed927841f94"; // DESL(NTOWFv1("Password"), challenge)
+    const authenticate = hex(
+      "4e544c4d53535000" + "03000000" +
+        "1800180048000000" + // LM (a copy of the NT response) at 72
+        "1800180060000000" + // NT at 96
+        "0000000040000000" + // domain: empty
+        "0800080040000000" + // user "User" (UTF-16LE) at 64
+        "0000000048000000" + // workstation: empty
+        "0000000078000000" + // session key: none
+        "01820000" + // UNICODE|NTLM|ALWAYS_SIGN
+        "5500730065007200" + nt + nt,
+    );
+    const events: TraceEvent[] = [];
+    const { s, c } = await run([
+      ...HELLO,
+      caps("NTLM"),
+      { expect: `AUTH NTLM ${negotiate}\r\n` },
+      { send: `334 ${challenge}\r\n` },
+      { expect: `${authenticate}\r\n` },
+      { send: "235 2.7.0 ok\r\n" },
+    ], { user: "User", pass: "Password", method: "NTLM", ntlmVersion: 1 }, (e) => events.push(e));
+    await c.connect();
+    assert.deepEqual(s.errors, []);
+    assert.equal(c.serverInfo.authenticated, "NTLM");
+    const sent = events.filter((e) => e.direction === "send").map((e) => e.line);
+    assert.deepEqual(sent, ["EHLO [192.0.2.7]", "AUTH NTLM <redacted>", "<redacted>"]);
+  });
+
+  test("ntlmVersion 1 is refused unless NTLM is named, and only 1 or 2 are accepted; no AUTH is sent", async () => {
+    for (const [auth, type] of [
+      [{ user: "u", pass: "p", ntlmVersion: 1 }, TypeError],
+      [{ user: "u", pass: "p", method: "PLAIN", ntlmVersion: 1 }, TypeError],
+      [{ user: "u", pass: "p", method: "NTLM", ntlmVersion: 3 }, RangeError],
+    ] as const) {
+      const { s, c } = await run([...HELLO, caps("NTLM PLAIN")], auth as AuthOptions);
+      await assert.rejects(c.connect(), (e: unknown) => e instanceof type && /ntlmVersion/.test((e as Error).message));
+      assert.ok(!s.writes.some((w) => w.startsWith("AUTH")), "nothing was sent for AUTH");
+      await c.close();
+    }
+  });
+
   test("the trace shows AUTH payloads as <redacted>", async () => {
     const events: TraceEvent[] = [];
     const { c } = await run([

@@ -454,3 +454,29 @@ describe("SmtpClient: no reply to the end of the message (issue 10 item 10)", ()
       e instanceof ConnectionError && !e.maybeDelivered);
   });
 });
+
+describe("SmtpClient: a refused BDAT LAST (Exim answers before reading the chunk)", () => {
+  test("a negative reply to BDAT LAST closes the connection: no RSET, a later send() fails clearly", async () => {
+    const body = "Subject: s\r\n\r\n" + asciiLines(10);
+    const { s, c, events } = client([
+      ...HELLO,
+      { send: "250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n250 ok\r\n" },
+      { expect: `BDAT ${body.length} LAST\r\n${body}` },
+      { send: "552 Message size exceeds maximum permitted\r\n" },
+    ]);
+    await c.connect();
+    await assert.rejects(
+      c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks(body) }),
+      (e: unknown) => e instanceof ReplyError && e.code === 552 && !e.temporary && !e.maybeDelivered,
+    );
+    assert.equal(c.connected, false, "the server may have taken part of the chunk for commands");
+    await assert.rejects(
+      c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n" }),
+      (e: unknown) => e instanceof ConnectionError && /BDAT LAST refused with 552/.test((e as Error).message),
+    );
+    assert.deepEqual(s.errors, []);
+    assert.ok(!events.some((e) => e.direction === "send" && e.line === "RSET"));
+  });
+});

@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { SmtpClient } from "../src/client.ts";
-import { ReplyError, TlsError } from "../src/errors.ts";
+import { ConnectionError, ReplyError, SmtpError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { eximLogLines, eximServer, readEximMaildir, servers, waitForEximMessage } from "./support/servers.ts";
 import { portRecorder } from "./support/tcp_state.ts";
-import { runtime } from "../deps.ts";
+import { detectRuntime, runtime } from "../deps.ts";
 
 const S = servers();
 const X = eximServer(); // throws (the file fails) when Exim is not running: never a silent skip
@@ -214,4 +214,162 @@ describe("Exim (GnuTLS): delivery", () => {
   test("a certificate from an unknown CA is refused (TlsError), GnuTLS or not", async () => {
     await assert.rejects(SmtpClient.connect(tlsOpts(X.port, { ca: S.tls.unknownCa })), (e: unknown) => e instanceof TlsError);
   });
+});
+
+/**
+ * Exim's log lines for the latest session from one client port: from its last "SMTP connection
+ * from [127.0.0.1]:PORT" line on (ports are reused, so older sessions must not count).
+ */
+function sessionLog(port: number): string {
+  const lines = eximLogLines(port);
+  let start = 0;
+  lines.forEach((l, i) => {
+    if (/SMTP connection from \[127\.0\.0\.1\]:\d+ \(TCP\/IP connection count/.test(l)) start = i;
+  });
+  return lines.slice(start).join("\n");
+}
+
+/** {@link sessionLog}, once `done` holds for it (bounded polling). */
+async function eximLogFor(port: number, done: (log: string) => boolean): Promise<string> {
+  let log = "";
+  for (let i = 0; i < 50; i++) {
+    log = sessionLog(port);
+    if (done(log)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return log;
+}
+
+/** A message of about `octets` octets as a stream of 8 KiB pieces (its size is unknown to the client). */
+function bigStream(subject: string, octets: number): { stream: () => AsyncIterable<Uint8Array>; length: number } {
+  const bytes = new TextEncoder().encode(message(subject, `${"y".repeat(76)}\r\n`.repeat(Math.ceil(octets / 78))));
+  return {
+    length: bytes.length,
+    stream: async function* () {
+      for (let i = 0; i < bytes.length; i += 8192) yield bytes.subarray(i, i + 8192);
+    },
+  };
+}
+
+describe("Exim (GnuTLS): a chunk refused mid-message (EXIM_SMALL, 64 KiB, CHUNKING)", () => {
+  const sends = (events: TraceEvent[]) => events.filter((e) => e.direction === "send").map((e) => e.line);
+
+  // KNOWN BUG on Node (reported with issue 10 item 5; not fixed here): Exim replies 552, then reads the
+  // rest of the chunk as commands and resets the connection. When the reset arrives before Node's event
+  // loop has read the 552 and the client is still writing the chunk, the write fails with ECONNRESET,
+  // Node marks the socket errored and destroys it, the 552 is lost, and send() throws a temporary
+  // ConnectionError in phase "connect" (about half of the runs here). Bun and Deno read the reply.
+  // On Node the test still runs and reports, as a TODO, until the transport keeps the reply.
+  const nodeRace = detectRuntime() === "node"
+    ? { todo: "Node loses Exim's 552 when the reset beats the read (write ECONNRESET): src/runtime/node.ts + client" }
+    : {};
+
+  test("a stream over 1 MiB: Exim's 552 to the first, non-final BDAT is a permanent ReplyError in phase bdat; nothing more is sent", nodeRace, async () => {
+    const subject = token("exim-bdat-mid");
+    const big = bigStream(subject, 1536 * 1024);
+    const events: TraceEvent[] = [];
+    const rec = portRecorder((await runtime()).connector);
+    const client = await SmtpClient.connect(opts(X.smallPort, { connector: rec.connector, trace: (e) => events.push(e) }));
+    try {
+      assert.equal(client.capabilities?.chunking, true);
+      await assert.rejects(
+        client.send({ from: "sender@example.org", to: [USER], data: big.stream() }),
+        (e: unknown) => e instanceof ReplyError && e.code === 552 && e.phase === "bdat" && !e.temporary,
+      );
+      const bdats = sends(events).filter((l) => l.startsWith("BDAT"));
+      assert.equal(bdats.length, 1, `one chunk, then nothing: ${bdats.join(" | ")}`);
+      assert.doesNotMatch(bdats[0]!, /LAST/, "the refused chunk was not the last one");
+      assert.equal(client.connected, false, "Exim takes the rest of the chunk for commands: the connection is not reused");
+      await assert.rejects(
+        client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-again`) }),
+        // Why it was closed: the refusal came after the chunk was written, or while it still was (timing).
+        (e: unknown) =>
+          e instanceof ConnectionError && /BDAT chunk refused|replied before the message data was sent in full/.test((e as Error).message),
+        "a later send() on this client fails clearly",
+      );
+      assert.ok(!sends(events).some((l) => l === "RSET"), "no RSET on a connection that is not clean");
+    } finally {
+      await client.quit();
+    }
+    // A new client delivers fine.
+    await sendAndQuit(opts(X.smallPort), "sender@example.org", message(`${subject}-small`));
+    await waitForEximMessage(USER, (m) => m.header("subject") === `${subject}-small`);
+    const log = sessionLog(rec.ports[0]!);
+    assert.match(log, /rejected from <sender@example\.org> .*message too big/, "Exim refused it for its size");
+    assert.doesNotMatch(log, / <= /, "Exim accepted no message on that connection");
+    assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "nothing delivered");
+  });
+
+  test("a stream under 1 MiB goes as one BDAT LAST: Exim's 552 is permanent and the connection is not reused", async () => {
+    const subject = token("exim-bdat-last");
+    const big = bigStream(subject, 4 * X.sizeLimit);
+    const events: TraceEvent[] = [];
+    const rec = portRecorder((await runtime()).connector);
+    const client = await SmtpClient.connect(opts(X.smallPort, { connector: rec.connector, trace: (e) => events.push(e) }));
+    try {
+      await assert.rejects(
+        client.send({ from: "sender@example.org", to: [USER], data: big.stream() }),
+        (e: unknown) => e instanceof ReplyError && e.code === 552 && !e.temporary,
+      );
+      assert.deepEqual(sends(events).filter((l) => l.startsWith("BDAT")), [`BDAT ${big.length} LAST [${big.length} octets]`]);
+      // Exim answered before reading the whole chunk (log: read=… max=…) and reads the rest as
+      // commands: an RSET now would be refused with 554 (issue 10 item 5). So the client closes.
+      assert.equal(client.connected, false, "not reused as if clean");
+      await assert.rejects(
+        client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-again`) }),
+        (e: unknown) => e instanceof ConnectionError,
+      );
+      assert.ok(!sends(events).some((l) => l === "RSET"));
+    } finally {
+      await client.quit();
+    }
+    const log = sessionLog(rec.ports[0]!);
+    assert.match(log, /message too big/);
+    assert.doesNotMatch(log, / <= /);
+    assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "nothing delivered");
+  });
+
+  test("a Uint8Array over SIZE is refused before MAIL (permanent 552, nothing written); the session stays usable", async () => {
+    const subject = token("exim-size-bytes");
+    const bytes = new TextEncoder().encode(message(subject, `${"y".repeat(76)}\r\n`.repeat(Math.ceil((2 * X.sizeLimit) / 78))));
+    const events: TraceEvent[] = [];
+    const client = await SmtpClient.connect(opts(X.smallPort, { trace: (e) => events.push(e) }));
+    try {
+      await assert.rejects(
+        client.send({ from: "sender@example.org", to: [USER], data: bytes }),
+        (e: unknown) => e instanceof SmtpError && e.code === 552 && e.enhancedCode === "5.3.4" && !e.temporary && /SIZE limit of 65536/.test(e.message),
+      );
+      assert.ok(!sends(events).some((l) => /^(MAIL|BDAT|DATA)/.test(l)), "nothing of the transaction was written");
+      await client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-small`) });
+    } finally {
+      await client.quit();
+    }
+    await waitForEximMessage(USER, (m) => m.header("subject") === `${subject}-small`);
+    assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0);
+  });
+});
+
+describe("Exim (GnuTLS): goodbye after a failed AUTH", () => {
+  for (const [name, o] of [["STARTTLS", () => tlsOpts(X.port)], ["implicit TLS", () => implicitOpts()]] as const) {
+    test(`${name}: a wrong password (535) is followed by QUIT; Exim logs "closed by QUIT", no TLS error`, async () => {
+      const rec = portRecorder((await runtime()).connector);
+      const events: TraceEvent[] = [];
+      await assert.rejects(
+        SmtpClient.connect({
+          ...o(),
+          auth: { user: X.user.user, pass: `${X.user.password}-wrong`, method: "PLAIN" },
+          connector: rec.connector,
+          trace: (e) => events.push(e),
+        }),
+        (e: unknown) => e instanceof ReplyError && e.code === 535 && e.phase === "auth" && !e.temporary,
+      );
+      const sent = events.filter((e) => e.direction === "send").map((e) => e.line);
+      assert.equal(sent.at(-1), "QUIT", `the last command is QUIT: ${sent.join(" | ")}`);
+      assert.ok(events.some((e) => e.direction === "recv" && /^221 /.test(e.line)), "QUIT's 221 was read");
+      const log = await eximLogFor(rec.ports[0]!, (l) => /closed by QUIT|lost|terminated/.test(l));
+      assert.match(log, /authenticator failed .*535/);
+      assert.match(log, /closed by QUIT/);
+      assert.doesNotMatch(log, /non-properly terminated|connection lost|unexpected disconnection/i);
+    });
+  }
 });

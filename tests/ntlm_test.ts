@@ -2,7 +2,9 @@
 // (User "User", UserDom "Domain", Passwd "Password", Workstation "COMPUTER", ServerChallenge
 // 0123456789abcdef, ClientChallenge aaaaaaaaaaaaaaaa, Time 0, RandomSessionKey 55×16) and the
 // NTLMv2 results of §4.2.4 (NTOWFv2, SessionBaseKey, LMv2 and NTLMv2 responses, the CHALLENGE and
-// AUTHENTICATE messages of §4.2.4.3). The byte strings are as transcribed in Chromium's
+// AUTHENTICATE messages of §4.2.4.3), the NTLMv1 results of §4.2.2 and §4.2.3 (NTOWFv1, SessionBaseKey,
+// the NTLMv1 response without and with extended session security, the §4.2.3.3 AUTHENTICATE message).
+// The byte strings are as transcribed in Chromium's
 // net/ntlm/ntlm_test_data.h and iPXE's src/tests/ntlm_test.c, both citing MS-NLMP §4.2.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,10 +17,14 @@ import {
   NtlmFormatError,
   NtlmMechanism,
   ntlmNegotiateMessage,
+  NTLMV1_NEGOTIATE_FLAGS,
+  ntlmv1Responses,
   ntlmv2Responses,
+  ntowfv1,
   ntowfv2,
   parseNtlmChallenge,
 } from "../src/sasl/ntlm.ts";
+import { MD4, hash } from "../src/sasl/hash.ts";
 import { createMechanism, SaslError } from "../src/sasl/mod.ts";
 
 const SERVER_CHALLENGE = fromHex("0123456789abcdef");
@@ -235,4 +241,136 @@ test("NTLM mechanism refuses malformed CHALLENGE messages with a SaslError", () 
 test("NTLM mechanism needs a user after the domain, and its random sources", () => {
   assert.throws(() => new NtlmMechanism("DOMAIN\\", "pw", { clientChallenge: () => CLIENT_CHALLENGE, now: () => 0 }), TypeError);
   assert.throws(() => createMechanism("NTLM", { user: "u", password: "p" }, { nonce: () => "x", now: () => 0 }), TypeError);
+});
+
+// --- NTLMv1 (only on request: `version: 1`), for servers such as Exim's spa.
+
+// A CHALLENGE exactly as Exim 4.96's spa authenticator sent it to the test server (base64 from the
+// 334 line): 48 bytes, flags 0x00008201, the target name EMPTY but at offset 0x2800, no target info.
+const EXIM_CHALLENGE = Uint8Array.from(atob("TlRMTVNTUAACAAAAAAAAAAAoAAABggAAaTVZ9aMSN7oAAAAAAAAAAAAAAAAAAAAA"), (c) => c.charCodeAt(0));
+
+test("parseNtlmChallenge() accepts an empty field whose offset points past the end (Exim's spa)", () => {
+  const c = parseNtlmChallenge(EXIM_CHALLENGE);
+  assert.equal(c.flags, 0x00008201);
+  assert.equal(c.targetName, "");
+  assert.equal(toHex(c.serverChallenge), "693559f5a31237ba");
+  assert.equal(c.targetInfo.length, 0);
+  // The same empty field with an absurd offset in the spec's message, and an empty target info too.
+  const spec = SPEC_CHALLENGE.slice();
+  const v = new DataView(spec.buffer);
+  v.setUint16(12, 0, true);
+  v.setUint16(14, 0, true);
+  v.setUint32(16, 0xffffffff, true);
+  v.setUint16(40, 0, true);
+  v.setUint16(42, 0, true);
+  v.setUint32(44, 0x7fffffff, true);
+  const p = parseNtlmChallenge(spec);
+  assert.equal(p.targetName, "");
+  assert.equal(p.targetInfo.length, 0);
+  // A field that holds bytes must still lie inside the message.
+  v.setUint16(12, 2, true);
+  assert.throws(() => parseNtlmChallenge(spec), NtlmFormatError);
+});
+
+test("ntowfv1() matches MS-NLMP §4.2.2.1.2", () => {
+  assert.equal(toHex(ntowfv1("Password")), "a4f49c406510bdcab6824ee7c30fd852");
+});
+
+test("ntlmv1Responses() matches MS-NLMP §4.2.2 (NTLMv1) and never uses the LM hash", () => {
+  const r = ntlmv1Responses({ responseKey: ntowfv1("Password"), serverChallenge: SERVER_CHALLENGE, extendedSessionSecurity: false });
+  assert.equal(toHex(r.ntChallengeResponse), "67c43011f30298a2ad35ece64f16331c44bdbed927841f94"); // §4.2.2.2.1
+  assert.equal(toHex(r.sessionBaseKey), "d87262b0cde4b1cb7499becccdf10784"); // §4.2.2.1.3
+  // NoLMResponseNTLMv1 (§3.3.1): the LM field repeats the NT response instead of the LMv1 response
+  // (§4.2.2.2.2's 98def7b8…, from the far weaker LM hash).
+  assert.equal(toHex(r.lmChallengeResponse), toHex(r.ntChallengeResponse));
+  assert.notEqual(toHex(r.lmChallengeResponse), "98def7b87f88aa5dafe2df779688a172def11c7d5ccdef13");
+  assert.throws(() => ntlmv1Responses({ responseKey: ntowfv1("p"), serverChallenge: new Uint8Array(7), extendedSessionSecurity: false }), RangeError);
+});
+
+test("ntlmv1Responses() with extended session security matches MS-NLMP §4.2.3", () => {
+  const r = ntlmv1Responses({
+    responseKey: ntowfv1("Password"),
+    serverChallenge: SERVER_CHALLENGE,
+    clientChallenge: CLIENT_CHALLENGE,
+    extendedSessionSecurity: true,
+  });
+  assert.equal(toHex(r.lmChallengeResponse), "aaaaaaaaaaaaaaaa" + "00".repeat(16)); // §4.2.3.2.1
+  assert.equal(toHex(r.ntChallengeResponse), "7537f803ae367128ca458204bde7caf81e97ed2683267232"); // §4.2.3.2.2
+  assert.equal(toHex(r.sessionBaseKey), "d87262b0cde4b1cb7499becccdf10784"); // §4.2.3.1.2
+  assert.throws(() => ntlmv1Responses({ responseKey: ntowfv1("p"), serverChallenge: SERVER_CHALLENGE, extendedSessionSecurity: true }), RangeError);
+});
+
+test("ntlmAuthenticateMessage() reproduces the MS-NLMP §4.2.3.3 NTLMv1 AUTHENTICATE message byte for byte", () => {
+  const r = ntlmv1Responses({
+    responseKey: ntowfv1("Password"),
+    serverChallenge: SERVER_CHALLENGE,
+    clientChallenge: CLIENT_CHALLENGE,
+    extendedSessionSecurity: true,
+  });
+  const message = ntlmAuthenticateMessage({
+    flags: 0x82088235,
+    lmChallengeResponse: r.lmChallengeResponse,
+    ntChallengeResponse: r.ntChallengeResponse,
+    domain: "Domain",
+    user: "User",
+    workstation: "COMPUTER",
+    version: fromHex("0501280a0000000f"),
+  });
+  assert.equal(
+    toHex(message),
+    "4e544c4d5353500003000000180018006c00000018001800840000000c000c00" +
+      "480000000800080054000000100010005c000000000000009c00000035820882" +
+      "0501280a0000000f44006f006d00610069006e00550073006500720043004f00" +
+      "4d0050005500540045005200aaaaaaaaaaaaaaaa000000000000000000000000" +
+      "000000007537f803ae367128ca458204bde7caf81e97ed2683267232",
+  );
+});
+
+test("NTLM mechanism with version 1: NEGOTIATE without extended session security, then the NTLMv1 response", () => {
+  const m = createMechanism("NTLM", { user: "User", password: "Password" }, {
+    nonce: () => "unused",
+    clientChallenge: () => {
+      throw new Error("plain NTLMv1 uses no client challenge");
+    },
+    now: () => {
+      throw new Error("NTLMv1 reads no clock");
+    },
+  }, { ntlmVersion: 1 });
+  assert.equal(NTLMV1_NEGOTIATE_FLAGS, 0x00008207);
+  assert.equal(toHex(m.start()!), toHex(ntlmNegotiateMessage(0x00008207)));
+  const challenge = EXIM_CHALLENGE.slice();
+  challenge.set(SERVER_CHALLENGE, 24); // the spec's server challenge, so the spec's answer applies
+  const auth = m.step(challenge);
+  assert.equal(m.done, true);
+  assert.equal(toHex(secbuf(auth, 20)), "67c43011f30298a2ad35ece64f16331c44bdbed927841f94", "MS-NLMP §4.2.2.2.1");
+  assert.equal(toHex(secbuf(auth, 12)), "67c43011f30298a2ad35ece64f16331c44bdbed927841f94", "LM field = NT response");
+  assert.equal(secbuf(auth, 28).length, 0);
+  assert.equal(toHex(secbuf(auth, 36)), toHex(utf8("U\0s\0e\0r\0")), "UTF-16LE: Exim's challenge sets UNICODE");
+  const flags = new DataView(auth.buffer, auth.byteOffset).getUint32(60, true);
+  assert.equal(flags, NtlmFlag.UNICODE | NtlmFlag.NTLM | NtlmFlag.ALWAYS_SIGN);
+  // The session base key the server derives is MD4 of the NT hash (§3.3.1), as ntlmv1Responses says.
+  assert.equal(toHex(hash(MD4, ntowfv1("Password"))), "d87262b0cde4b1cb7499becccdf10784");
+});
+
+test("NTLM mechanism with version 1 answers a CHALLENGE that sets extended session security with the §4.2.3 response", () => {
+  const m = new NtlmMechanism("Domain\\User", "Password", { clientChallenge: () => CLIENT_CHALLENGE, now: () => 0, version: 1 });
+  m.start();
+  const challenge = EXIM_CHALLENGE.slice();
+  challenge.set(SERVER_CHALLENGE, 24);
+  new DataView(challenge.buffer).setUint32(20, 0x00088201, true);
+  const auth = m.step(challenge);
+  assert.equal(toHex(secbuf(auth, 12)), "aaaaaaaaaaaaaaaa" + "00".repeat(16));
+  assert.equal(toHex(secbuf(auth, 20)), "7537f803ae367128ca458204bde7caf81e97ed2683267232");
+  assert.equal(toHex(secbuf(auth, 28)), toHex(utf8("D\0o\0m\0a\0i\0n\0")));
+  const flags = new DataView(auth.buffer, auth.byteOffset).getUint32(60, true);
+  assert.equal(flags & NtlmFlag.EXTENDED_SESSIONSECURITY, NtlmFlag.EXTENDED_SESSIONSECURITY);
+});
+
+test("NTLM mechanism without a version still answers Exim's challenge with NTLMv2 (v1 only on request)", () => {
+  const m = new NtlmMechanism("User", "Password", { clientChallenge: () => CLIENT_CHALLENGE, now: () => 0 });
+  assert.equal(toHex(m.start()!), toHex(ntlmNegotiateMessage()));
+  const auth = m.step(EXIM_CHALLENGE);
+  const nt = secbuf(auth, 20);
+  assert.ok(nt.length > 24, "an NTLMv2 response (NTProofStr + blob), not the 24-byte NTLMv1 one");
+  assert.equal(toHex(nt.subarray(16, 18)), "0101", "the NTLMv2 blob header follows NTProofStr");
 });

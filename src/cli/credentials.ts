@@ -164,7 +164,7 @@ export function authOptions(account: Account, creds: Credentials): AuthOptions {
   return {
     user: creds.user,
     ...(token ? { token: creds.secret } : { pass: creds.secret }),
-    ...(method !== undefined ? { method } : {}),
+    ...(method === "NTLMV1" ? { method: "NTLM", ntlmVersion: 1 as const } : method !== undefined ? { method } : {}),
   };
 }
 

@@ -193,6 +193,7 @@ export const SUPPORTED_MECHANISMS: readonly string[] = Object.freeze([
   "XOAUTH2",
   "OAUTHBEARER",
   "NTLM",
+  "NTLMV1", // NTLM with NTLMv1 responses (Exim's spa; weak: only when named)
 ]);
 
 type GlobToken =

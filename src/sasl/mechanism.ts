@@ -141,6 +141,12 @@ export interface MechanismOptions {
   readonly scramIterations?: { readonly min?: number; readonly max?: number };
   /** The workstation name sent in the NTLM authenticate message; default empty. */
   readonly ntlmWorkstation?: string;
+  /**
+   * NTLM responses: `2` (default) NTLMv2; `1` NTLMv1, weak (DES; the
+   * password's MD4 hash can be recovered from the exchange), only for servers
+   * that verify nothing else, such as Exim's `spa`. Never chosen automatically.
+   */
+  readonly ntlmVersion?: 1 | 2;
 }
 
 /**

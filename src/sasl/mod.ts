@@ -37,7 +37,7 @@ export { base64Decode, base64Encode, timingSafeEqual } from "./bytes.ts";
  * @param credentials User and password or token (and the extras some mechanisms use).
  * @param random Sources of nonces, client challenges and time (SCRAM needs
  *   `nonce`; NTLM needs `clientChallenge` and `now`).
- * @param options SCRAM iteration bounds, NTLM workstation name.
+ * @param options SCRAM iteration bounds, NTLM workstation name and version.
  * @returns A fresh mechanism, not yet started.
  * @throws {RangeError} For an unsupported mechanism name.
  * @throws {TypeError} When a credential or random source the mechanism needs is missing.
@@ -88,6 +88,7 @@ export function createMechanism(
         clientChallenge: () => clientChallenge.call(random),
         now: () => now.call(random),
         ...(options.ntlmWorkstation !== undefined ? { workstation: options.ntlmWorkstation } : {}),
+        ...(options.ntlmVersion !== undefined ? { version: options.ntlmVersion } : {}),
       });
     }
     default:

@@ -3,19 +3,26 @@
  * NEGOTIATE message as the initial response, the server answers with a
  * CHALLENGE, the client sends an AUTHENTICATE message (MS-NLMP §2.2.1).
  *
- * Only NTLMv2 responses are computed (MS-NLMP §3.3.2: NTOWFv2 = HMAC-MD5
- * keyed with MD4 of the password); NTLMv1 would need DES and is broken, so it
- * is not offered. No signing, sealing, key exchange or MIC is negotiated:
- * SMTP uses NTLM for authentication only. The client challenge and the time
- * are inputs, so the functions here are pure.
+ * By default only NTLMv2 responses are computed (MS-NLMP §3.3.2: NTOWFv2 =
+ * HMAC-MD5 keyed with MD4 of the password). NTLMv1 (§3.3.1: DES of the server
+ * challenge keyed by MD4 of the password) is computed only when the caller
+ * asks for it explicitly (`version: 1`): some servers verify nothing else
+ * (Exim's `spa` authenticator, libesmtp/esmtp and libntlm clients speak only
+ * it), but anyone who sees the exchange can recover the password's MD4 hash
+ * (a password equivalent) by brute-forcing 56-bit DES keys, and guess weak
+ * passwords offline. The LM response (LMOWFv1, weaker still) is never
+ * computed: the LM field carries a copy of the NT response
+ * (NoLMResponseNTLMv1, §3.3.1). No signing, sealing, key exchange or MIC is
+ * negotiated: SMTP uses NTLM for authentication only. The client challenge
+ * and the time are inputs, so the functions here are pure.
  *
  * @module
  */
 
 import { concat, utf16le } from "./bytes.ts";
-import { MD4, hash } from "./hash.ts";
+import { desl } from "./des.ts";
+import { MD4, MD5, hash } from "./hash.ts";
 import { hmac } from "./hmac.ts";
-import { MD5 } from "./hash.ts";
 import { BaseMechanism, requireString } from "./mechanism.ts";
 
 /** NEGOTIATE flag bits used here (MS-NLMP §2.2.2.5). */
@@ -44,6 +51,13 @@ export const NtlmFlag: {
 /** The flags this client sends in its NEGOTIATE message (as Chromium does): 0x00088207. */
 export const NTLM_NEGOTIATE_FLAGS: number = NtlmFlag.UNICODE | NtlmFlag.OEM | NtlmFlag.REQUEST_TARGET |
   NtlmFlag.NTLM | NtlmFlag.ALWAYS_SIGN | NtlmFlag.EXTENDED_SESSIONSECURITY;
+
+/**
+ * The flags of the NEGOTIATE message when NTLMv1 is asked for: as
+ * {@link NTLM_NEGOTIATE_FLAGS} without `EXTENDED_SESSIONSECURITY` (0x00008207),
+ * so that the server expects the plain NTLMv1 response, as libesmtp sends.
+ */
+export const NTLMV1_NEGOTIATE_FLAGS: number = NTLM_NEGOTIATE_FLAGS & ~NtlmFlag.EXTENDED_SESSIONSECURITY;
 
 const SIGNATURE = [0x4e, 0x54, 0x4c, 0x4d, 0x53, 0x53, 0x50, 0x00]; // "NTLMSSP\0"
 
@@ -96,8 +110,16 @@ export function ntlmNegotiateMessage(flags: number = NTLM_NEGOTIATE_FLAGS): Uint
   return m;
 }
 
+/**
+ * Reads a security buffer (length, max length, offset). The offset of an
+ * empty field points at no bytes, so it is not checked (MS-NLMP §2.2.1.2
+ * only says where it SHOULD point; Exim's `spa` sends an empty target name
+ * at offset 0x2800 in a 48-byte CHALLENGE): only a field that holds bytes
+ * must lie inside the message.
+ */
 function field(v: DataView, at: number, total: number, what: string): [offset: number, length: number] {
   const len = v.getUint16(at, true);
+  if (len === 0) return [0, 0];
   const off = v.getUint32(at + 4, true);
   if (off > total || len > total - off) throw new NtlmFormatError(`The ${what} field lies outside the message`);
   return [off, len];
@@ -176,6 +198,83 @@ function scanAvPairs(info: Uint8Array): Uint8Array | null {
 export function ntowfv2(password: string, user: string, domain: string): Uint8Array {
   const ntHash = hash(MD4, utf16le(password));
   return hmac(MD5, ntHash, utf16le(user.toUpperCase() + domain));
+}
+
+/**
+ * NTOWFv1 (MS-NLMP §3.3.1): `MD4(UTF-16LE(password))`, the "NT hash". It is
+ * ResponseKeyNT for NTLMv1, and a password equivalent: keep it secret.
+ *
+ * @param password The password.
+ * @returns The 16-byte key.
+ * @example
+ * ```ts
+ * toHex(ntowfv1("Password")); // "a4f49c406510bdcab6824ee7c30fd852"
+ * ```
+ */
+export function ntowfv1(password: string): Uint8Array {
+  return hash(MD4, utf16le(password));
+}
+
+/** Inputs of {@link ntlmv1Responses}. */
+export interface NtlmV1Input {
+  /** ResponseKeyNT, from {@link ntowfv1}. */
+  readonly responseKey: Uint8Array;
+  /** The server's 8-byte challenge. */
+  readonly serverChallenge: Uint8Array;
+  /**
+   * The client's 8 random bytes: used (and required) only with extended
+   * session security, the "NTLM2 session response" (MS-NLMP §3.3.1).
+   */
+  readonly clientChallenge?: Uint8Array;
+  /** Whether the server's CHALLENGE set `EXTENDED_SESSIONSECURITY`. */
+  readonly extendedSessionSecurity: boolean;
+}
+
+/** Outputs of {@link ntlmv1Responses}. */
+export interface NtlmV1Responses {
+  /** NtChallengeResponse (24 bytes). */
+  readonly ntChallengeResponse: Uint8Array;
+  /**
+   * LmChallengeResponse (24 bytes): the client challenge and zeros with
+   * extended session security, otherwise a copy of the NT response
+   * (NoLMResponseNTLMv1: the LM hash is never used).
+   */
+  readonly lmChallengeResponse: Uint8Array;
+  /** SessionBaseKey: `MD4(ResponseKeyNT)`. */
+  readonly sessionBaseKey: Uint8Array;
+}
+
+/**
+ * Computes the NTLMv1 responses (MS-NLMP §3.3.1). Weak: see the module
+ * documentation; use only when the user asked for NTLMv1.
+ *
+ * @param input Key, challenges and whether extended session security is on.
+ * @returns The responses and the session base key.
+ * @throws {RangeError} When a challenge is not 8 bytes (the client challenge
+ *   is checked only with extended session security).
+ * @example
+ * ```ts
+ * const r = ntlmv1Responses({ responseKey: ntowfv1("Password"), serverChallenge, extendedSessionSecurity: false });
+ * toHex(r.ntChallengeResponse); // MS-NLMP §4.2.2.2.1
+ * ```
+ */
+export function ntlmv1Responses(input: NtlmV1Input): NtlmV1Responses {
+  const { responseKey, serverChallenge, clientChallenge, extendedSessionSecurity } = input;
+  if (serverChallenge.length !== 8) throw new RangeError(`NTLM server challenge must be 8 bytes, got ${serverChallenge.length}`);
+  const sessionBaseKey = hash(MD4, responseKey);
+  if (!extendedSessionSecurity) {
+    const nt = desl(responseKey, serverChallenge);
+    return { ntChallengeResponse: nt, lmChallengeResponse: nt.slice(), sessionBaseKey };
+  }
+  if (clientChallenge?.length !== 8) {
+    throw new RangeError(`NTLM client challenge must be 8 bytes, got ${clientChallenge?.length ?? "none"}`);
+  }
+  const digest = hash(MD5, concat(serverChallenge, clientChallenge)).subarray(0, 8);
+  return {
+    ntChallengeResponse: desl(responseKey, digest),
+    lmChallengeResponse: concat(clientChallenge, new Uint8Array(16)),
+    sessionBaseKey,
+  };
 }
 
 /** Inputs of {@link ntlmv2Responses}. */
@@ -353,10 +452,18 @@ export interface NtlmOptions {
   readonly now: () => number;
   /** Workstation name to send; default empty. */
   readonly workstation?: string;
+  /**
+   * `2` (default): NTLMv2 responses. `1`: NTLMv1 responses, for servers that
+   * verify nothing else (Exim's `spa`). NTLMv1 is weak: an eavesdropper (or
+   * the server) can recover the password's MD4 hash, which logs in as the
+   * user; use it only over TLS to a server you trust, and only when asked.
+   */
+  readonly version?: 1 | 2;
 }
 
 /**
- * The NTLM mechanism (NTLMv2 responses). `user` may be `DOMAIN\name`.
+ * The NTLM mechanism: NTLMv2 responses, or NTLMv1 ones when
+ * `options.version` is `1`. `user` may be `DOMAIN\name`.
  *
  * @example
  * ```ts
@@ -400,7 +507,7 @@ export class NtlmMechanism extends BaseMechanism {
    * @returns The initial response, or `null` for a server-first mechanism.
    */
   protected initial(): Uint8Array {
-    return ntlmNegotiateMessage();
+    return ntlmNegotiateMessage(this.#options.version === 1 ? NTLMV1_NEGOTIATE_FLAGS : NTLM_NEGOTIATE_FLAGS);
   }
 
   /**
@@ -416,6 +523,7 @@ export class NtlmMechanism extends BaseMechanism {
     } catch (e) {
       throw this.error(`The server's NTLM challenge is invalid: ${(e as Error).message}`, "bad-challenge", e);
     }
+    if (this.#options.version === 1) return this.#answerV1(parsed);
     const clientChallenge = this.#options.clientChallenge();
     const timestamp = parsed.timestamp ?? fileTime(this.#options.now());
     const r = ntlmv2Responses({
@@ -434,6 +542,33 @@ export class NtlmMechanism extends BaseMechanism {
         flags,
         // With a server timestamp the LM response must be zeros (MS-NLMP §3.1.5.1.2).
         lmChallengeResponse: parsed.timestamp ? new Uint8Array(24) : r.lmChallengeResponse,
+        ntChallengeResponse: r.ntChallengeResponse,
+        domain: this.#domain,
+        user: this.#user,
+        workstation: this.#options.workstation ?? "",
+      });
+    } catch (e) {
+      throw this.error((e as Error).message, "credentials", e);
+    }
+  }
+
+  /** The NTLMv1 AUTHENTICATE message (only when `version: 1` was asked for). */
+  #answerV1(parsed: NtlmChallenge): Uint8Array {
+    const ess = (parsed.flags & NtlmFlag.EXTENDED_SESSIONSECURITY) !== 0;
+    const r = ntlmv1Responses({
+      responseKey: ntowfv1(this.#password),
+      serverChallenge: parsed.serverChallenge,
+      extendedSessionSecurity: ess,
+      ...(ess ? { clientChallenge: this.#options.clientChallenge() } : {}),
+    });
+    const unicode = (parsed.flags & NtlmFlag.UNICODE) !== 0;
+    const flags = (unicode ? NtlmFlag.UNICODE : NtlmFlag.OEM) | NtlmFlag.NTLM | NtlmFlag.ALWAYS_SIGN |
+      (ess ? NtlmFlag.EXTENDED_SESSIONSECURITY : 0);
+    this.finished = true;
+    try {
+      return ntlmAuthenticateMessage({
+        flags,
+        lmChallengeResponse: r.lmChallengeResponse,
         ntChallengeResponse: r.ntChallengeResponse,
         domain: this.#domain,
         user: this.#user,
