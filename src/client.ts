@@ -901,6 +901,10 @@ export class SmtpClient {
     try {
       reply = await this.#readReply(phase, Date.now() + this.#timeouts.dataBlock);
     } catch (err) {
+      if (writeError instanceof ConnectionError && writeError.phase === "connect") {
+        // The transport names the connection; the failure belongs to the message being sent.
+        throw new ConnectionError(`Connection lost while the message was being sent: ${writeError.message}`, { phase, cause: writeError });
+      }
       throw writeError ?? err;
     } finally {
       this.#shut(`the server replied before the message data was sent in full`);
