@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { runtime, type TlsInfo, type TlsOptions, type Transport } from "../deps.ts";
+import type { Connector, TlsInfo, TlsOptions, Transport } from "../deps.ts";
 import {
   AuthError,
   ConnectionError,
@@ -200,10 +200,29 @@ export class SmtpClient {
    * @param options Server, TLS, credentials, timeouts.
    * @returns A ready client.
    */
-  static async connect(options: ClientOptions): Promise<SmtpClient> {
-    const client = new SmtpClient(options);
+  static async connect<T extends SmtpClient>(
+    this: new (options: ClientOptions) => T,
+    options: ClientOptions,
+  ): Promise<T> {
+    const client = new this(options);
     await client.connect();
     return client;
+  }
+
+  /**
+   * The connector used when the options name none. This module loads no
+   * runtime code, so here there is none: pass `connector`, or use the
+   * `SmtpClient` that `mod.ts` exports (`src/default_client.ts`), which
+   * loads the adapter for the runtime it runs on.
+   *
+   * @returns Never resolves here; rejects with a `TypeError`.
+   */
+  protected defaultConnector(): Promise<Connector> {
+    return Promise.reject(
+      new TypeError(
+        'Option "connector" is required for the SmtpClient of src/client.ts; the SmtpClient that mod.ts exports picks the runtime\'s own',
+      ),
+    );
   }
 
   /** The port in use (after defaults). */
@@ -269,7 +288,7 @@ export class SmtpClient {
 
   async #open(): Promise<void> {
     const o = this.#options;
-    const connector = o.connector ?? (await runtime()).connector;
+    const connector = o.connector ?? (await this.defaultConnector());
     const tlsOptions = this.#tlsOptions();
     this.#info(`connecting to ${o.host}:${this.#port} (${this.#tlsMode}) via ${connector.name}`);
     // The deadline is enforced here, not only through `signal`: a caller's
