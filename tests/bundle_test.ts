@@ -47,8 +47,9 @@ export const client = new SmtpClient({ host: "mx.example", connector });
 
 test("a neutral bundle of SmtpClient with the caller's connector has no node:, Deno. or Bun. code", () => {
   const code = bundle(CUSTOM);
-  // The driver is really in it (not tree-shaken away): the class and its TLS-policy error text.
+  // The driver is really in it (not tree-shaken away): the class, its session core and its TLS-policy error text.
   assert.match(code, /\bSmtpClient = class\b|\bclass SmtpClient\b/);
+  assert.match(code, /\bSession = class\b|\bclass Session\b/);
   assert.match(code, /Refusing to send credentials/);
   assert.deepEqual(runtimeReferences(code), []);
 });

@@ -779,7 +779,13 @@ function saslOnSession(s: Session, server: string[], wire: string[]): SaslIo {
       return Promise.resolve();
     },
     read: () => {
-      const ev = s.nextEvent();
+      let ev = s.nextEvent();
+      if (ev.type === "reply" && ev.initialResponseHeld) {
+        // As a driver does: the core held a too-long initial response; it goes after this 334.
+        wire.push(text(s.send({ type: "AUTH-RESPONSE" })));
+        s.receive(b(server.shift() ?? ""));
+        ev = s.nextEvent();
+      }
       if (ev.type !== "reply") return Promise.reject(new Error(`expected a reply, got ${ev.type}`));
       return Promise.resolve(ev.reply);
     },
