@@ -123,7 +123,7 @@
  */
 
 import { ConnectionError, ProtocolError, type SmtpPhase } from "../errors.ts";
-import { BdatEncoder } from "./bdat.ts";
+import { BdatEncoder, bdatChunk } from "./bdat.ts";
 import { concatBytes, utf8Decode } from "./bytes.ts";
 import { parseCapabilities } from "./capabilities.ts";
 import * as cmd from "./commands.ts";
@@ -700,9 +700,9 @@ export class Session {
       this.#localFailure(err);
       throw err;
     }
-    const head = cmd.bdat(body.length, last);
+    const framed = bdatChunk(body, last); // [command] or [command, body]
+    const bytes = framed.length === 1 ? framed[0]! : concatBytes(framed);
     if (this.#sending) this.#sending.octets += body.length;
-    const bytes = body.length === 0 ? head : concatBytes([head, body]);
     return { bytes, traced: `BDAT ${body.length}${last ? " LAST" : ""} [${body.length} octets]` };
   }
 
