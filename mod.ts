@@ -46,7 +46,8 @@ export {
   type Transport,
 } from "./deps.ts";
 export type { Capabilities, Reply } from "./src/protocol/types.ts";
-export { fromComposed, SmtpClient } from "./src/client.ts";
+export { fromComposed } from "./src/client.ts";
+export { SmtpClient } from "./src/default_client.ts";
 export { send } from "./src/send.ts";
 export {
   type AuthOptions,

@@ -8,15 +8,23 @@
 import { AuthError, ReplyError } from "./errors.ts";
 import type { AuthOptions } from "./options.ts";
 import type { Reply } from "./protocol/types.ts";
-import { MAX_AUTH_LINE } from "./protocol/commands.ts";
 import { base64Decode, base64Encode } from "./sasl/bytes.ts";
 import { chooseMechanisms, createMechanism, type SaslMechanism } from "./sasl/mod.ts";
 
-/** The I/O the AUTH driver needs from the session. */
+/**
+ * The I/O the AUTH driver needs from the session. A driver on the session
+ * core maps each line with `saslCommand()` onto `Session.send()`, which
+ * writes it, redacts its payload in the trace and holds an initial response
+ * too long for the AUTH line (RFC 4954 §4).
+ */
 export interface SaslIo {
-  /** Writes one line (without CRLF); `traced` is what the trace shows instead. */
-  send(line: string, traced: string): Promise<void>;
-  /** Reads the next reply. */
+  /** Writes one line (without CRLF): `AUTH <mechanism> [initial-response]`, a base64 response, or `*`. */
+  send(line: string): Promise<void>;
+  /**
+   * Reads the next reply. A 334 that asks for an initial response the core
+   * held back is answered by the I/O (`{ type: "AUTH-RESPONSE" }`), not
+   * returned.
+   */
   read(): Promise<Reply>;
   /** Builds the error for a negative reply. */
   replyError(reply: Reply, message: string): ReplyError;
@@ -24,7 +32,6 @@ export interface SaslIo {
 
 /** More server challenges than any real mechanism needs: the exchange is cancelled. */
 const MAX_STEPS = 10;
-const REDACTED = "<redacted>";
 
 /** Random bytes for nonces and NTLM client challenges. */
 function defaultRandom(bytes: Uint8Array): Uint8Array {
@@ -142,15 +149,8 @@ function nextAfterFailure(name: string, code: number, remaining: string[]): void
 
 async function exchange(io: SaslIo, mech: SaslMechanism): Promise<void> {
   const initial = mech.start();
-  let line = `AUTH ${mech.name}`;
-  let pendingInitial: string | null = null;
-  if (initial !== null) {
-    const ir = initial.length === 0 ? "=" : base64Encode(initial);
-    // RFC 4954 §4: a command line is limited to 512 octets; send a long initial response on its own line.
-    if (line.length + 1 + ir.length + 2 > MAX_AUTH_LINE) pendingInitial = ir;
-    else line += " " + ir;
-  }
-  await io.send(line, initial !== null && pendingInitial === null ? `AUTH ${mech.name} ${REDACTED}` : line);
+  // A long initial response (RFC 4954 §4: the line is limited to 512 octets) is the session core's to hold.
+  await io.send(initial === null ? `AUTH ${mech.name}` : `AUTH ${mech.name} ${initial.length === 0 ? "=" : base64Encode(initial)}`);
   for (let steps = 0;; steps++) {
     const reply = await io.read();
     if (reply.code === 235) {
@@ -167,11 +167,6 @@ async function exchange(io: SaslIo, mech: SaslMechanism): Promise<void> {
       await cancel(io);
       throw new AuthError(`Server sent more than ${MAX_STEPS} AUTH challenges; cancelled ${mech.name}`, { phase: "auth" });
     }
-    if (pendingInitial !== null) {
-      await io.send(pendingInitial, REDACTED);
-      pendingInitial = null;
-      continue;
-    }
     const text = (reply.lines[0] ?? "").trim();
     let challenge: Uint8Array;
     try {
@@ -187,13 +182,13 @@ async function exchange(io: SaslIo, mech: SaslMechanism): Promise<void> {
       await cancel(io);
       throw err;
     }
-    await io.send(base64Encode(response), REDACTED);
+    await io.send(base64Encode(response));
   }
 }
 
 /** Sends `*` and reads the server's answer (RFC 4954: 501). */
 async function cancel(io: SaslIo): Promise<void> {
-  await io.send("*", "*");
+  await io.send("*");
   try {
     await io.read();
   } catch {

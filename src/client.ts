@@ -1,13 +1,23 @@
 /**
- * The SMTP session driver: one connection, driven through a {@link Transport}
- * with the pure protocol core doing every parse and serialisation.
+ * The SMTP session driver: one connection, one {@link Session} (the sans-I/O
+ * core in `src/protocol/session.ts`) and a {@link Transport}.
  *
- * Timeouts, TLS upgrade, authentication, pipelining and connection reuse live
- * here; nothing here parses bytes by hand.
+ * The driver owns sockets, deadlines, the TLS upgrade and policy (the TLS
+ * mode, credentials only over verified TLS, the HELO fallback, which
+ * recipients are enough, when to give up). Every protocol decision is the
+ * core's: which command is legal now, what bytes it is, which reply answers
+ * which command and what it means, capabilities, SASL lines and their
+ * redaction, message encoding and BDAT framing, MAIL/RCPT parameters
+ * (`mailParameters`, `rcptParameters`). The driver loop is always: `send` →
+ * write → read → `receive` → `nextEvent`.
+ *
+ * This module has no import path to `src/runtime/*`: it needs a
+ * `connector`. `src/default_client.ts` (the `SmtpClient` of `mod.ts`) adds
+ * the runtime's own.
  *
  * @module
  */
-import { runtime, type TlsInfo, type TlsOptions, type Transport } from "../deps.ts";
+import type { Connector, TlsInfo, TlsOptions, Transport } from "../deps.ts";
 import {
   AuthError,
   ConnectionError,
@@ -21,30 +31,28 @@ import {
 import {
   type ClientOptions,
   DEFAULT_TIMEOUTS,
-  SLOW_GREETING_MS,
   type MessageData,
   type OutgoingMessage,
   type RecipientResult,
   type RecipientSpec,
   type SendResult,
   type ServerInfo,
+  SLOW_GREETING_MS,
   type Timeouts,
   type TlsMode,
 } from "./options.ts";
 import { concatBytes } from "./protocol/bytes.ts";
-import { ReplyParser, replyText } from "./protocol/reply.ts";
-import { parseCapabilities } from "./protocol/capabilities.ts";
-import * as cmd from "./protocol/commands.ts";
-import { DataEncoder, scanMessage } from "./protocol/data.ts";
-import { BdatEncoder } from "./protocol/bdat.ts";
-import { envelopeIdValue, orcptValue } from "./protocol/xtext.ts";
+import { replyText } from "./protocol/reply.ts";
+import { scanMessage } from "./protocol/data.ts";
+import { mailParameters, type Parameter, rcptParameters } from "./protocol/params.ts";
+import { type ClosedEvent, type Command, type ReplyEvent, saslCommand, Session } from "./protocol/session.ts";
+import { commandPhase } from "./protocol/state.ts";
 import type { Capabilities, Reply } from "./protocol/types.ts";
-import { authenticate } from "./auth.ts";
+import { authenticate, type SaslIo } from "./auth.ts";
 import type { ComposedMessage } from "./message/compose.ts";
 import { envelopeForServer } from "./message/idna.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** How long to wait for the reply to the QUIT sent after a failure, in milliseconds. */
 const FAILURE_QUIT_TIMEOUT = 5_000;
@@ -133,11 +141,14 @@ function recipientSpec(r: string | RecipientSpec): RecipientSpec {
 }
 
 /**
- * One SMTP session.
+ * One SMTP session: the driver of a {@link Session} over a {@link Transport}.
+ *
+ * This class needs `options.connector`; the `SmtpClient` that `mod.ts`
+ * exports (`src/default_client.ts`) uses the runtime's own when none is given.
  *
  * @example
  * ```ts
- * const client = await SmtpClient.connect({ host: "mail.example.org", port: 587, auth: { user: "me", pass: "pw" } });
+ * const client = await SmtpClient.connect({ host: "mail.example.org", port: 587, auth: { user: "me", pass: "pw" }, connector });
  * try {
  *   const r = await client.send({ from: "me@example.org", to: ["you@example.net"], data: "Subject: hi\r\n\r\nhello\r\n" });
  *   console.log(r.accepted.length, r.reply.code);
@@ -152,12 +163,13 @@ export class SmtpClient {
   readonly #port: number;
   readonly #tlsMode: TlsMode;
   #transport: Transport | null = null;
-  #parser = new ReplyParser();
+  /** The protocol core; `null` until the connection is open. */
+  #session: Session | null = null;
   #greeting: Reply | null = null;
-  #capabilities: Capabilities | null = null;
   #authenticated: string | null = null;
-  /** `"idle"`: no transaction open; `"dirty"`: a transaction needs RSET; `"closed"`: unusable. */
-  #state: "new" | "idle" | "dirty" | "closed" = "new";
+  #started = false;
+  /** Why the connection was closed (the first reason wins); `null` while it is usable. */
+  #closedBecause: string | null = null;
   #busy = false;
   /** Whether the current send() has written anything (errors before that leave the session intact). */
   #wrote = false;
@@ -169,10 +181,6 @@ export class SmtpClient {
   #midExchange = false;
   /** See {@link ReadAhead}. */
   #readAhead: ReadAhead | null = null;
-  /** Why the connection was closed, for the error of a later call. */
-  #closedBecause = "";
-  /** Strings never to show in a trace line or error message (set while authenticating). */
-  #redact: string[] = [];
   /** Reads and writes waiting under a deadline (see #withDeadline). */
   readonly #pending = new Set<PendingOp>();
   /** The one deadline timer, armed for #timerAt and shared by all pending operations. */
@@ -182,7 +190,7 @@ export class SmtpClient {
   /**
    * Creates a client; nothing is opened until {@link SmtpClient.connect}.
    *
-   * @param options Server, TLS, credentials, timeouts.
+   * @param options Server, TLS, credentials, timeouts, connector.
    * @throws {TypeError | RangeError} On invalid options.
    */
   constructor(options: ClientOptions) {
@@ -200,10 +208,29 @@ export class SmtpClient {
    * @param options Server, TLS, credentials, timeouts.
    * @returns A ready client.
    */
-  static async connect(options: ClientOptions): Promise<SmtpClient> {
-    const client = new SmtpClient(options);
+  static async connect<T extends SmtpClient>(
+    this: new (options: ClientOptions) => T,
+    options: ClientOptions,
+  ): Promise<T> {
+    const client = new this(options);
     await client.connect();
     return client;
+  }
+
+  /**
+   * The connector used when the options name none. This module loads no
+   * runtime code, so here there is none: pass `connector`, or use the
+   * `SmtpClient` that `mod.ts` exports (`src/default_client.ts`), which
+   * loads the adapter for the runtime it runs on.
+   *
+   * @returns Never resolves here; rejects with a `TypeError`.
+   */
+  protected defaultConnector(): Promise<Connector> {
+    return Promise.reject(
+      new TypeError(
+        'Option "connector" is required for the SmtpClient of src/client.ts; the SmtpClient that mod.ts exports picks the runtime\'s own',
+      ),
+    );
   }
 
   /** The port in use (after defaults). */
@@ -218,7 +245,7 @@ export class SmtpClient {
 
   /** What the server advertised in its last EHLO reply (`null` after a HELO fallback). */
   get capabilities(): Capabilities | null {
-    return this.#capabilities;
+    return this.#session?.capabilities ?? null;
   }
 
   /** Greeting, capabilities, TLS session and authenticated mechanism. */
@@ -226,7 +253,7 @@ export class SmtpClient {
     if (!this.#greeting) throw new TypeError("Not connected");
     return {
       greeting: this.#greeting,
-      capabilities: this.#capabilities,
+      capabilities: this.capabilities,
       tls: this.#transport?.tls ?? null,
       authenticated: this.#authenticated,
     };
@@ -234,7 +261,7 @@ export class SmtpClient {
 
   /** Whether the session can still be used. */
   get connected(): boolean {
-    return this.#state === "idle" || this.#state === "dirty";
+    return this.#started && this.#closedBecause === null;
   }
 
   /**
@@ -253,11 +280,12 @@ export class SmtpClient {
    * @throws {SmtpError} Connection, TLS, protocol, reply or timeout errors; the connection is closed.
    */
   async connect(): Promise<void> {
-    if (this.#state !== "new") throw new TypeError("connect() may be called only once");
-    this.#state = "dirty";
+    if (this.#started) throw new TypeError("connect() may be called only once");
+    this.#started = true;
     try {
-      await this.#open();
-      this.#state = "idle";
+      await this.#dial();
+      await this.#greet();
+      await this.#establish();
     } catch (err) {
       if (this.#cleanForQuit(err)) await this.#goodbye();
       this.#shut(`connect() failed: ${(err as Error)?.message ?? err}`);
@@ -267,10 +295,10 @@ export class SmtpClient {
     }
   }
 
-  async #open(): Promise<void> {
+  /** Opens the transport (TLS from the start for implicit TLS) under the connect deadline, and the session. */
+  async #dial(): Promise<void> {
     const o = this.#options;
-    const connector = o.connector ?? (await runtime()).connector;
-    const tlsOptions = this.#tlsOptions();
+    const connector = o.connector ?? (await this.defaultConnector());
     this.#info(`connecting to ${o.host}:${this.#port} (${this.#tlsMode}) via ${connector.name}`);
     // The deadline is enforced here, not only through `signal`: a caller's
     // Connector that ignores the signal must not hang connect() forever.
@@ -294,7 +322,7 @@ export class SmtpClient {
     const connecting = connector.connect({
       hostname: o.host,
       port: this.#port,
-      tls: this.#tlsMode === "implicit" ? tlsOptions : undefined,
+      tls: this.#tlsMode === "implicit" ? this.#tlsOptions() : undefined,
       signal: abort.signal,
     });
     // A transport that arrives after the deadline is closed at once.
@@ -317,11 +345,15 @@ export class SmtpClient {
       clearTimeout(timer);
     }
     if (this.#transport.tls) this.#traceTls(this.#transport.tls);
+    const trace = o.trace ? (t: { direction: "send" | "recv"; line: string }) => this.#trace(t.direction, t.line) : undefined;
+    this.#session = new Session({ tls: this.#tlsMode === "implicit", pipelining: o.pipelining !== false, trace });
+    for (const secret of [o.auth?.pass, o.auth?.token]) if (secret) this.#session.addSecret(secret);
+  }
 
-    const greetingDeadline = Date.now() + this.#timeouts.greeting;
-    let greeting: Reply;
-    // A silent server is often an implicit-TLS port reached without TLS: tell
-    // the caller early (it may say so), and keep waiting until the deadline.
+  /** Waits for the greeting; a silent server is often an implicit-TLS port reached without TLS. */
+  async #greet(): Promise<void> {
+    const o = this.#options;
+    // Tell the caller early (it may say so), and keep waiting until the deadline.
     const slow = o.onSlowGreeting && SLOW_GREETING_MS < this.#timeouts.greeting
       ? setTimeout(() => {
         try {
@@ -329,8 +361,9 @@ export class SmtpClient {
         } catch { /* the caller's notice must not break the session */ }
       }, SLOW_GREETING_MS)
       : undefined;
+    let greeting: ReplyEvent;
     try {
-      greeting = await this.#readReply("greeting", greetingDeadline);
+      greeting = await this.#reply();
     } catch (err) {
       if (err instanceof TimeoutError && this.#tlsMode !== "implicit") {
         throw new TimeoutError(
@@ -348,14 +381,17 @@ export class SmtpClient {
     } finally {
       clearTimeout(slow);
     }
-    this.#greeting = greeting;
-    if (greeting.code !== 220) throw this.#replyError(greeting, "greeting", "Server refused the session");
+    this.#greeting = greeting.reply;
+    if (greeting.reply.code !== 220) throw this.#replyError(greeting.reply, "greeting", "Server refused the session");
+  }
 
+  /** EHLO, STARTTLS per the TLS mode and EHLO again, VERB, AUTH. */
+  async #establish(): Promise<void> {
+    const o = this.#options;
     await this.#hello();
-
     if (this.#tlsMode === "starttls-required" || this.#tlsMode === "starttls-opportunistic") {
-      if (this.#capabilities?.startTls) {
-        await this.#startTls(tlsOptions);
+      if (this.capabilities?.startTls) {
+        await this.#startTls();
         await this.#hello();
       } else if (this.#tlsMode === "starttls-required") {
         throw new TlsError(`Server ${o.host}:${this.#port} does not offer STARTTLS, and TLS is required`, {
@@ -367,13 +403,10 @@ export class SmtpClient {
         this.#info("server does not offer STARTTLS; continuing without TLS (opportunistic STARTTLS)");
       }
     }
-
-    if (o.verb) await this.#simple(cmd.verb(), "verb", "VERB", [2], this.#timeouts.mail, false);
-
+    if (o.verb) await this.#simple({ type: "VERB" }, "VERB");
     if (o.auth) {
       this.#checkAuthAllowed();
-      for (const secret of [o.auth.pass, o.auth.token]) if (secret && secret.length >= 4) this.#redact.push(secret);
-      this.#authenticated = await authenticate(this.#saslIo(), this.#capabilities?.auth ?? [], o.auth, {
+      this.#authenticated = await authenticate(this.#saslIo(), this.capabilities?.auth ?? [], o.auth, {
         host: o.servername ?? o.host,
         port: this.#port,
         random: o.random,
@@ -414,53 +447,35 @@ export class SmtpClient {
     }
   }
 
+  /** EHLO; on a 5xx (a server that does not know EHLO, RFC 5321 §3.2) HELO. Capabilities are the core's. */
   async #hello(): Promise<void> {
     const name = this.#options.name ?? addressLiteral(this.#transport?.localAddress?.address);
-    const deadline = Date.now() + this.#timeouts.mail;
-    await this.#write(cmd.ehlo(name), "ehlo", deadline);
-    const reply = await this.#readReply("ehlo", deadline);
-    if (reply.code === 250) {
-      this.#capabilities = parseCapabilities(reply);
-      return;
-    }
-    if (reply.code >= 500) {
-      // RFC 5321 §3.2: a server that does not know EHLO answers 500/502; fall back to HELO.
-      this.#info(`EHLO refused (${reply.code}); falling back to HELO`);
-      this.#capabilities = null;
-      await this.#write(cmd.helo(name), "helo", deadline);
-      const helo = await this.#readReply("helo", deadline);
-      if (helo.code !== 250) throw this.#replyError(helo, "helo", "HELO refused");
-      return;
-    }
-    throw this.#replyError(reply, "ehlo", "EHLO refused");
+    const ehlo = await this.#exchange({ type: "EHLO", name });
+    if (ehlo.outcome === "accepted") return;
+    if (ehlo.reply.code < 500) throw this.#replyError(ehlo.reply, "ehlo", "EHLO refused");
+    this.#info(`EHLO refused (${ehlo.reply.code}); falling back to HELO`);
+    const helo = await this.#exchange({ type: "HELO", name });
+    if (helo.outcome !== "accepted") throw this.#replyError(helo.reply, "helo", "HELO refused");
   }
 
-  async #startTls(tlsOptions: TlsOptions): Promise<void> {
-    const deadline = Date.now() + this.#timeouts.mail;
-    await this.#write(cmd.starttls(), "starttls", deadline);
-    const reply = await this.#readReply("starttls", deadline);
-    if (reply.code !== 220) throw this.#replyError(reply, "starttls", "STARTTLS refused");
-    // Anything the server sent after its 220 arrived before the handshake and
-    // would be read as if it came over TLS (CVE-2011-0411): refuse it.
-    if (this.#parser.bufferedBytes > 0) {
-      throw new ProtocolError(
-        `Server sent ${this.#parser.bufferedBytes} octets after its STARTTLS reply, before the TLS handshake; refusing them`,
-        { phase: "starttls" },
-      );
-    }
-    const transport = this.#transport!;
+  /**
+   * STARTTLS, the handshake under the TLS deadline, then the core starts
+   * over (it refuses octets that came after the 220, CVE-2011-0411, and
+   * forgets what it learnt before TLS, RFC 3207 §4.2).
+   */
+  async #startTls(): Promise<void> {
+    const ev = await this.#exchange({ type: "STARTTLS" });
+    if (ev.reply.code !== 220) throw this.#replyError(ev.reply, "starttls", "STARTTLS refused");
     this.#midExchange = true; // until the handshake succeeds: no cleartext QUIT after a failed one
     const info = await this.#withDeadline(
-      transport.startTls(tlsOptions),
+      this.#transport!.startTls(this.#tlsOptions()),
       Date.now() + this.#timeouts.tls,
       "tls",
       this.#timeouts.tls,
       "TLS handshake",
     );
     this.#midExchange = false;
-    this.#parser = new ReplyParser();
-    // RFC 3207 §4.2: forget everything learnt before TLS.
-    this.#capabilities = null;
+    this.#session!.tlsEstablished();
     this.#traceTls(info);
   }
 
@@ -506,8 +521,8 @@ export class SmtpClient {
    *   the server may already have accepted it (RFC 5321 §6.1).
    */
   async send(message: OutgoingMessage | ComposedMessage): Promise<SendResult> {
-    if (this.#state === "new") throw new TypeError("Call connect() before send()");
-    if (this.#state === "closed") throw this.#closedError("mail");
+    if (!this.#started) throw new TypeError("Call connect() before send()");
+    if (this.#closedBecause !== null) throw this.#closedError("mail");
     if (this.#busy) throw new TypeError("send() called while another operation is in progress on this client");
     this.#busy = true;
     this.#wrote = false;
@@ -525,138 +540,126 @@ export class SmtpClient {
   }
 
   async #send(message: OutgoingMessage): Promise<SendResult> {
+    const plan = this.#plan(message);
+    if (this.#session!.needsReset) await this.reset();
+    const env = await this.#envelope(plan);
+    await this.#checkRecipients(plan, env);
+    let end: ReplyEvent;
+    if (plan.bdat) {
+      end = await this.#sendBdat(plan.content, plan.allow8bit);
+    } else {
+      const data = env.data ?? (await this.#exchange({ type: "DATA" }));
+      if (data.reply.code !== 354) throw this.#replyError(data.reply, "data", "DATA refused");
+      end = await this.#sendData(plan.content, plan.allow8bit);
+    }
+    if (plan.bdat && end.reply.code !== 250) {
+      this.#shut(`BDAT LAST refused with ${end.reply.code}; the server may have taken part of the chunk for commands (Exim does)`);
+    }
+    if (end.reply.code !== 250) throw this.#replyError(end.reply, "message", "Message refused");
+    return { accepted: env.accepted, rejected: env.rejected, reply: end.reply, octets: end.octets ?? 0 };
+  }
+
+  /**
+   * Everything decided before a byte is written: arguments, the content's
+   * facts (in-memory data is scanned), the envelope as it goes to this server
+   * and its parameters (the core's pure functions), DATA or BDAT. A refusal
+   * here leaves the session usable.
+   */
+  #plan(message: OutgoingMessage): SendPlan {
     if (typeof message !== "object" || message === null) throw new TypeError("Message must be an object");
     if (typeof message.from !== "string") throw new TypeError("Message \"from\" must be a string (\"\" for the null sender)");
     if (!Array.isArray(message.to) || message.to.length === 0) throw new TypeError("Message \"to\" must list at least one recipient");
     const policy = message.policy ?? "any";
     if (policy !== "any" && policy !== "all") throw new TypeError(`Message "policy" must be "any" or "all"`);
     const recipients = message.to.map(recipientSpec);
-    const caps = this.#capabilities;
+    const caps = this.capabilities;
     const content = normaliseData(message.data);
-
-    // Decide the MAIL parameters before anything is written.
-    let size = message.size;
-    let eightBit = message.eightBit;
-    let headerUtf8 = false;
-    if ("bytes" in content) {
-      const scan = scanMessage(content.bytes);
-      if (scan.maxLineLength > 998) {
-        throw new RangeError(
-          `Message has a line of ${scan.maxLineLength} octets; RFC 5321 allows 998 — encode the body (quoted-printable or base64)`,
-        );
-      }
-      if (scan.hasNul) throw nulError(false);
-      size = scan.size;
-      eightBit = scan.eightBit;
-      headerUtf8 = scan.headerEightBit;
-    }
+    const scan = "bytes" in content ? scanMessage(content.bytes) : null;
+    // A long line is the first thing to report (mailParameters), then a NUL octet.
+    if (scan?.hasNul && scan.maxLineLength <= 998) throw nulError(false);
     // One rule for internationalised addresses (src/message/idna.ts): as written
     // with SMTPUTF8, IDN domains as A-labels without it; a UTF-8 local part
     // without it is a permanent error before anything is written.
     const env = envelopeForServer(message.from, recipients.map((r) => r.address), caps?.smtpUtf8 === true);
     if ("error" in env) throw new SmtpError(env.error, { phase: "mail", code: 553, enhancedCode: "5.6.7", temporary: false });
-    const needUtf8 = env.smtpUtf8;
-    const smtpUtf8 = needUtf8 || message.smtpUtf8 === true || headerUtf8;
-    if (caps?.size && size !== undefined && size > caps.size) {
-      throw new SmtpError(`Message of ${size} octets exceeds the server's SIZE limit of ${caps.size} octets`, {
-        phase: "mail",
-        code: 552,
-        enhancedCode: "5.3.4",
-      });
-    }
-    // 8-bit octets go only under BODY=8BITMIME (RFC 6152 §3), which needs 8BITMIME offered.
-    // SMTPUTF8 does not replace it: RFC 6531 §3.1 (8) makes an SMTPUTF8 server offer
-    // 8BITMIME too, and UTF-8 header octets are 8-bit content like any other.
-    if (eightBit === true && !caps?.eightBitMime) {
-      throw new SmtpError(
-        "Message has 8-bit data but the server does not offer 8BITMIME (RFC 6152); encode the body as quoted-printable or base64 (compose() does)",
-        { phase: "mail" },
-      );
-    }
-    // A stream is not known to be 7-bit unless the caller says so (eightBit: false).
-    const body8bit = caps?.eightBitMime === true && (eightBit ?? !("bytes" in content));
-    const params: [string, string | true][] = [];
-    if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
-    if (body8bit) params.push(["BODY", "8BITMIME"]);
-    if (smtpUtf8 && caps?.smtpUtf8) params.push(["SMTPUTF8", true]);
-    // Checked whether or not the server offers DSN, so a bad id fails the same way everywhere.
-    const envid = message.dsnEnvelopeId ? envelopeIdValue(message.dsnEnvelopeId) : undefined;
-    if (caps?.dsn) {
-      if (message.dsnReturn) params.push(["RET", message.dsnReturn]);
-      if (envid !== undefined) params.push(["ENVID", envid]);
-    }
-    const commands: Uint8Array[] = [cmd.mailFrom(env.from, params)];
-    for (const [i, r] of recipients.entries()) {
-      const rp: [string, string | true][] = [];
-      const notify = r.notify ?? message.dsnNotify;
-      if (caps?.dsn && (notify || r.orcpt)) {
-        if (notify) rp.push(["NOTIFY", notify === "NEVER" ? "NEVER" : notify.join(",")]);
-        rp.push(["ORCPT", orcptValue(r.orcpt ?? r.address)]);
-      }
-      commands.push(cmd.rcptTo(env.to[i]!, rp));
-    }
+    const eightBit = scan ? scan.eightBit : message.eightBit;
+    const mail = mailParameters({
+      from: env.from,
+      recipients: env.to,
+      size: scan ? scan.size : message.size,
+      eightBit,
+      headerEightBit: scan?.headerEightBit,
+      maxLineLength: scan?.maxLineLength,
+      smtpUtf8: message.smtpUtf8,
+    }, caps, message);
+    // ORCPT keeps the address as the caller wrote it (RFC 3461 §4.2), not its A-label form.
+    const rcpt = recipients.map((r) => rcptParameters(r.address, caps, r, message));
+    return {
+      from: env.from,
+      to: env.to,
+      sender: message.from,
+      recipients,
+      mail,
+      rcpt,
+      policy,
+      content,
+      // A stream is not known to be 7-bit unless the caller says so (eightBit: false).
+      allow8bit: mail.some(([k]) => k === "BODY"),
+      bdat: caps?.chunking === true && this.#options.chunking !== false,
+    };
+  }
 
-    if (this.#state === "dirty") await this.reset();
-    this.#state = "dirty";
-
-    const useBdat = caps?.chunking === true && this.#options.chunking !== false;
-    const pipelining = caps?.pipelining === true && this.#options.pipelining !== false;
-    // With "all", DATA is only sent after every RCPT reply is known: a 354
-    // could not be taken back without delivering to the accepted ones.
-    const pipelineData = pipelining && !useBdat && policy === "any";
-
-    const mailDeadline = Date.now() + this.#timeouts.mail;
-    let mailReply: Reply;
-    const rcptReplies: Reply[] = [];
-    let dataReply: Reply | null = null;
-    if (pipelining) {
-      const group = pipelineData ? [...commands, cmd.data()] : commands;
-      await this.#write(concatAll(group), "mail", mailDeadline);
-      mailReply = await this.#readReply("mail", mailDeadline);
-      for (let i = 0; i < recipients.length; i++) {
-        rcptReplies.push(await this.#readReply("rcpt", Date.now() + this.#timeouts.rcpt));
-      }
-      if (pipelineData) dataReply = await this.#readReply("data", Date.now() + this.#timeouts.data);
+  /**
+   * MAIL and RCPT — one pipelined group with PIPELINING (with DATA when
+   * policy is "any": with "all", a 354 could not be taken back without
+   * delivering to the accepted ones), else one at a time, stopping after a
+   * refused MAIL. Per-recipient results come from the RCPT reply events.
+   */
+  async #envelope(plan: SendPlan): Promise<EnvelopeOutcome> {
+    const s = this.#session!;
+    const mail: Command = { type: "MAIL", from: plan.from, parameters: plan.mail };
+    const rcpts: Command[] = plan.to.map((to, i) => ({ type: "RCPT", to, parameters: plan.rcpt[i] }));
+    let mailEv: ReplyEvent;
+    const rcptEvs: ReplyEvent[] = [];
+    let data: ReplyEvent | null = null;
+    if (s.pipelining) {
+      const withData = !plan.bdat && plan.policy === "any";
+      await this.#writeCommand(this.#command(() => s.sendAll(withData ? [mail, ...rcpts, { type: "DATA" }] : [mail, ...rcpts])));
+      mailEv = await this.#reply();
+      for (let i = 0; i < rcpts.length; i++) rcptEvs.push(await this.#reply());
+      if (withData) data = await this.#reply();
     } else {
-      await this.#write(commands[0]!, "mail", mailDeadline);
-      mailReply = await this.#readReply("mail", mailDeadline);
-      if (mailReply.code === 250) {
-        for (let i = 0; i < recipients.length; i++) {
-          const deadline = Date.now() + this.#timeouts.rcpt;
-          await this.#write(commands[i + 1]!, "rcpt", deadline);
-          rcptReplies.push(await this.#readReply("rcpt", deadline));
-        }
-      }
+      mailEv = await this.#exchange(mail);
+      if (mailEv.outcome === "accepted") for (const r of rcpts) rcptEvs.push(await this.#exchange(r));
     }
-
     const accepted: RecipientResult[] = [];
     const rejected: RecipientResult[] = [];
-    recipients.forEach((r, i) => {
-      const reply = rcptReplies[i];
+    plan.recipients.forEach((r, i) => {
+      const reply = rcptEvs[i]?.reply;
       const result: RecipientResult = {
         address: r.address,
-        accepted: reply !== undefined && reply.code >= 200 && reply.code < 300,
-        code: reply?.code ?? mailReply.code,
+        accepted: rcptEvs[i]?.outcome === "accepted",
+        code: reply?.code ?? mailEv.reply.code,
         enhancedCode: reply?.enhanced ?? null,
         message: reply ? replyText(reply) : "not attempted: MAIL FROM was refused",
       };
       (result.accepted ? accepted : rejected).push(result);
     });
+    return { mail: mailEv, data, accepted, rejected };
+  }
 
-    // A pipelined DATA that the server accepted must be finished with a lone dot (RFC 2920 §3.1).
-    const abortPipelinedData = async (): Promise<void> => {
-      if (dataReply?.code === 354) {
-        await this.#write(encoder.encode(".\r\n"), "data", Date.now() + this.#timeouts.dataEnd);
-        await this.#readReply("message", Date.now() + this.#timeouts.dataEnd);
-      }
-    };
-
-    if (mailReply.code !== 250) {
-      await abortPipelinedData();
-      throw this.#replyError(mailReply, "mail", `Sender <${message.from}> refused`);
-    }
-    if (accepted.length === 0 || (policy === "all" && rejected.length > 0)) {
-      await abortPipelinedData();
+  /**
+   * Throws when MAIL was refused, nobody was accepted, or not everybody with
+   * policy "all"; a pipelined DATA the server accepted is first ended with a
+   * lone dot (RFC 2920 §3.1), which the core allows only then.
+   */
+  #checkRecipients(plan: SendPlan, env: EnvelopeOutcome): void | Promise<never> {
+    const { accepted, rejected } = env;
+    const refused = env.mail.outcome !== "accepted";
+    if (!refused && accepted.length > 0 && !(plan.policy === "all" && rejected.length > 0)) return;
+    return (async () => {
+      if (env.data?.reply.code === 354) await this.#exchange({ type: "END-OF-DATA" });
+      if (refused) throw this.#replyError(env.mail.reply, "mail", `Sender <${plan.sender}> refused`);
       const first = rejected[0]!;
       const err = new ReplyError(
         accepted.length === 0
@@ -666,29 +669,12 @@ export class SmtpClient {
         "rcpt",
       );
       throw Object.assign(err, { rejected });
-    }
-
-    let finalReply: Reply;
-    let octets: number;
-    if (useBdat) {
-      ({ reply: finalReply, octets } = await this.#sendBdat(content, body8bit));
-    } else {
-      if (!pipelineData) {
-        const deadline = Date.now() + this.#timeouts.data;
-        await this.#write(cmd.data(), "data", deadline);
-        dataReply = await this.#readReply("data", deadline);
-      }
-      if (dataReply!.code !== 354) throw this.#replyError(dataReply!, "data", "DATA refused");
-      ({ reply: finalReply, octets } = await this.#sendData(content, body8bit));
-    }
-    if (useBdat && finalReply.code !== 250) this.#shut(`BDAT LAST refused with ${finalReply.code}; the server may have taken part of the chunk for commands (Exim does)`);
-    if (finalReply.code !== 250) throw this.#replyError(finalReply, "message", "Message refused");
-    this.#state = "idle";
-    return { accepted, rejected, reply: finalReply, octets };
+    })();
   }
 
   /**
-   * DATA (RFC 5321 §4.1.1.4): the message, dot-stuffed, then the final dot.
+   * DATA content (RFC 5321 §4.1.1.4) through the core (dot-stuffing, the
+   * final dot), written in blocks.
    *
    * A streamed message is checked as it goes: a NUL octet, or an 8-bit octet
    * when BODY=8BITMIME was not announced, abandons the transaction. Inside
@@ -696,54 +682,45 @@ export class SmtpClient {
    * final dot: anything else (a dot, RSET) would end the message and deliver
    * the part already sent.
    */
-  async #sendData(
-    content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> },
-    allow8bit: boolean,
-  ): Promise<{ reply: Reply; octets: number }> {
-    const enc = new DataEncoder();
-    let octets = 0;
+  async #sendData(content: Content, allow8bit: boolean): Promise<ReplyEvent> {
+    const s = this.#session!;
     this.#midExchange = true;
+    // Octets that came with (or after) the 354 answer no command: the server's early verdict on the message.
+    if (s.bufferedBytes > 0) return await this.#earlyReply("message", null);
     if ("bytes" in content) {
-      const out = concatAll([enc.push(content.bytes), enc.end()]);
-      octets = out.length;
-      if (this.#options.trace) this.#trace("send", `[${out.length} octets of message data, ending with "."]`);
-      await this.#writeMessage(out, "message");
-    } else {
-      let pending: Uint8Array[] = [];
-      let pendingSize = 0;
-      const flush = async () => {
-        if (pendingSize === 0) return;
-        const out = concatAll(pending);
-        pending = [];
-        pendingSize = 0;
-        octets += out.length;
-        await this.#writeMessage(out, "message");
-      };
-      try {
-        for await (const chunk of content.stream) {
-          const out = enc.push(chunk);
-          this.#checkStreamed(enc, allow8bit);
-          if (out.length === 0) continue;
-          pending.push(out);
-          pendingSize += out.length;
-          if (pendingSize >= DATA_WRITE_SIZE) await flush();
-        }
-      } catch (err) {
-        // The server must not see a partial message as complete: drop the connection without the dot.
-        this.#shut("the message stream failed in the middle of DATA");
-        throw err;
-      }
-      pending.push(enc.end());
-      pendingSize += 1;
-      await flush();
-      this.#trace("send", `[${octets} octets of message data, ending with "."]`);
+      const body = this.#command(() => s.send({ type: "CONTENT", chunk: content.bytes }));
+      await this.#writeMessage(concatAll([body, this.#command(() => s.send({ type: "END-OF-DATA" }))]), "message");
+      return await this.#readEndOfData();
     }
-    const reply = await this.#readEndOfData(Date.now() + this.#timeouts.dataEnd);
-    return { reply, octets };
+    let pending: Uint8Array[] = [];
+    let pendingSize = 0;
+    try {
+      for await (const chunk of content.stream) {
+        const out = this.#command(() => s.send({ type: "CONTENT", chunk }));
+        this.#checkStreamed(allow8bit);
+        if (out.length === 0) continue;
+        pending.push(out);
+        pendingSize += out.length;
+        if (pendingSize >= DATA_WRITE_SIZE) {
+          const block = concatAll(pending);
+          pending = [];
+          pendingSize = 0;
+          await this.#writeMessage(block, "message");
+        }
+      }
+    } catch (err) {
+      // The server must not see a partial message as complete: drop the connection without the dot.
+      this.#shut("the message stream failed in the middle of DATA");
+      throw err;
+    }
+    pending.push(this.#command(() => s.send({ type: "END-OF-DATA" })));
+    await this.#writeMessage(concatAll(pending), "message");
+    return await this.#readEndOfData();
   }
 
   /**
-   * BDAT (RFC 3030): chunks of {@link BDAT_CHUNK_SIZE}, the last one `BDAT n LAST`.
+   * BDAT (RFC 3030) through the core (its encoder and framing): chunks of
+   * about {@link BDAT_CHUNK_SIZE} octets, the last one `BDAT n LAST`.
    *
    * A negative reply to a chunk that is not the last ends the message: no
    * further chunk is sent, the reply is thrown as a {@link ReplyError} in
@@ -753,63 +730,57 @@ export class SmtpClient {
    * A stream's content is checked as for DATA; abandoning it closes the
    * connection without `BDAT … LAST`.
    */
-  async #sendBdat(
-    content: { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> },
-    allow8bit: boolean,
-  ): Promise<{ reply: Reply; octets: number }> {
-    const bdat = new BdatEncoder();
-    let octets = 0;
+  async #sendBdat(content: Content, allow8bit: boolean): Promise<ReplyEvent> {
     this.#midExchange = true;
-    const sendChunk = async (chunk: Uint8Array, last: boolean): Promise<Reply> => {
-      const head = cmd.bdat(chunk.length, last);
-      octets += chunk.length;
-      if (this.#options.trace) this.#trace("send", `${decoder.decode(head).trimEnd()} [${chunk.length} octets]`);
-      await this.#writeMessage(concatAll([head, chunk]), "bdat");
-      if (last) return await this.#readEndOfData(Date.now() + this.#timeouts.dataEnd);
-      const reply = await this.#readReply("bdat", Date.now() + this.#timeouts.dataBlock);
-      if (reply.code !== 250) {
-        this.#shut(`BDAT chunk refused with ${reply.code} in the middle of the message`);
-        throw this.#replyError(reply, "bdat", "BDAT chunk refused; the rest of the message was not sent and the connection was closed");
-      }
-      return reply;
-    };
-    if ("bytes" in content) {
-      const body = concatAll([bdat.push(content.bytes), bdat.end()]);
-      return { reply: await sendChunk(body, true), octets };
-    }
+    if ("bytes" in content) return await this.#bdatChunk(content.bytes, true, allow8bit);
     let held: Uint8Array[] = [];
     let heldSize = 0;
     try {
       for await (const chunk of content.stream) {
-        const out = bdat.push(chunk);
-        this.#checkStreamed(bdat, allow8bit);
-        held.push(out);
-        heldSize += out.length;
+        held.push(chunk);
+        heldSize += chunk.length;
         if (heldSize >= BDAT_CHUNK_SIZE) {
-          await sendChunk(concatAll(held), false);
+          const block = concatAll(held);
           held = [];
           heldSize = 0;
+          await this.#bdatChunk(block, false, allow8bit);
         }
       }
     } catch (err) {
       this.#shut("the message stream failed in the middle of BDAT");
       throw err;
     }
-    held.push(bdat.end());
-    return { reply: await sendChunk(concatAll(held), true), octets };
+    return await this.#bdatChunk(held.length === 0 ? new Uint8Array(0) : concatAll(held), true, allow8bit);
   }
 
-  /** Throws the data error when a streamed message holds what may not be sent (see #sendData). */
-  #checkStreamed(enc: { readonly hasNul: boolean; readonly eightBit: boolean }, allow8bit: boolean): void {
-    if (enc.hasNul) {
+  /** One BDAT chunk: encoded and framed by the core, checked, written, its reply read. */
+  async #bdatChunk(chunk: Uint8Array, last: boolean, allow8bit: boolean): Promise<ReplyEvent> {
+    const s = this.#session!;
+    const bytes = this.#command(() => s.send({ type: "BDAT", chunk, last }));
+    this.#checkStreamed(allow8bit);
+    await this.#writeMessage(bytes, "bdat");
+    if (last) return await this.#readEndOfData();
+    const ev = await this.#reply();
+    if (ev.outcome !== "accepted") {
+      this.#shut(`BDAT chunk refused with ${ev.reply.code} in the middle of the message`);
+      throw this.#replyError(ev.reply, "bdat", "BDAT chunk refused; the rest of the message was not sent and the connection was closed");
+    }
+    return ev;
+  }
+
+  /** Throws the data error when the message content so far holds what may not be sent (see #sendData). */
+  #checkStreamed(allow8bit: boolean): void {
+    const facts = this.#session!.contentFacts;
+    if (facts === null) return;
+    if (facts.hasNul) {
       this.#shut("a NUL octet turned up in the message stream");
       throw nulError(true);
     }
-    if (enc.eightBit && !allow8bit) {
+    if (facts.eightBit && !allow8bit) {
       this.#shut("an 8-bit octet turned up in the message stream");
       throw new SmtpError(
         `Message has 8-bit data but ${
-          this.#capabilities?.eightBitMime ? "the message was declared 7-bit (BODY=7BIT)" : "the server does not offer 8BITMIME (RFC 6152)"
+          this.capabilities?.eightBitMime ? "the message was declared 7-bit (BODY=7BIT)" : "the server does not offer 8BITMIME (RFC 6152)"
         }; the transaction was abandoned by closing the connection, and nothing was delivered. Encode the body as quoted-printable or base64`,
         { phase: "message" },
       );
@@ -822,9 +793,9 @@ export class SmtpClient {
    * accepted the message all the same (RFC 5321 §6.1): the error says so and
    * carries `maybeDelivered: true`.
    */
-  async #readEndOfData(deadline: number): Promise<Reply> {
+  async #readEndOfData(): Promise<ReplyEvent> {
     try {
-      const reply = await this.#readReply("message", deadline);
+      const reply = await this.#reply();
       this.#midExchange = false;
       return reply;
     } catch (err) {
@@ -860,7 +831,7 @@ export class SmtpClient {
    */
   async #writeMessage(bytes: Uint8Array, phase: SmtpPhase): Promise<void> {
     const t = this.#transport;
-    if (!t || this.#state === "closed") throw this.#closedError(phase);
+    if (!t || this.#closedBecause !== null) throw this.#closedError(phase);
     if (!this.#readAhead) {
       const ahead = t.read();
       const watch = { settled: false };
@@ -873,7 +844,7 @@ export class SmtpClient {
       if (watch.settled) return await this.#earlyReply(phase, null);
       const block = bytes.subarray(at, at + DATA_WRITE_SIZE);
       const lastBlock = at + DATA_WRITE_SIZE >= bytes.length;
-      const writing = this.#write(block, phase, Date.now() + this.#timeouts.dataBlock, false);
+      const writing = this.#write(block, phase, Date.now() + this.#timeouts.dataBlock);
       const outcome: Promise<typeof WRITTEN | { err: unknown }> = writing.then(() => WRITTEN as typeof WRITTEN, (err: unknown) => ({ err }));
       let done: typeof WRITTEN | typeof EARLY | { err: unknown } = await Promise.race([outcome, early]);
       if (done === EARLY) {
@@ -899,7 +870,7 @@ export class SmtpClient {
   async #earlyReply(phase: SmtpPhase, writeError: unknown): Promise<never> {
     let reply: Reply;
     try {
-      reply = await this.#readReply(phase, Date.now() + this.#timeouts.dataBlock);
+      reply = await this.#anyReply(phase);
     } catch (err) {
       if (writeError instanceof ConnectionError && writeError.phase === "connect") {
         // The transport names the connection; the failure belongs to the message being sent.
@@ -925,8 +896,7 @@ export class SmtpClient {
    */
   async reset(): Promise<void> {
     try {
-      await this.#simple(cmd.rset(), "rset", "RSET", [2], this.#timeouts.mail, true);
-      this.#state = "idle";
+      await this.#simple({ type: "RSET" }, "RSET");
     } finally {
       this.#disarmIfIdle();
     }
@@ -939,7 +909,7 @@ export class SmtpClient {
    */
   async noop(): Promise<Reply> {
     try {
-      return await this.#simple(cmd.noop(), "noop", "NOOP", [2], this.#timeouts.mail, true);
+      return await this.#simple({ type: "NOOP" }, "NOOP");
     } finally {
       this.#disarmIfIdle();
     }
@@ -952,18 +922,11 @@ export class SmtpClient {
    * @returns Resolves when closed.
    */
   async quit(): Promise<void> {
-    if (this.#state === "closed" || this.#state === "new" || this.#midExchange) {
-      this.#shut("quit() was called");
-      return;
+    if (this.#closedBecause === null && this.#session !== null && !this.#midExchange) {
+      await this.#sayQuit(Math.min(this.#timeouts.mail, 10_000));
     }
-    try {
-      await this.#simple(cmd.quit(), "quit", "QUIT", [2], Math.min(this.#timeouts.mail, 10_000), true);
-    } catch {
-      // The session is over either way.
-    } finally {
-      this.#shut("quit() was called");
-      this.#disarmIfIdle();
-    }
+    this.#shut("quit() was called");
+    this.#disarmIfIdle();
   }
 
   /**
@@ -971,8 +934,9 @@ export class SmtpClient {
    * exchange half done, nothing unread, and not a protocol error or a 421.
    */
   #cleanForQuit(err: unknown): boolean {
-    if (this.#state === "closed" || !this.#transport || this.#midExchange) return false;
-    if (this.#parser.bufferedBytes > 0 || this.#readAhead) return false;
+    const s = this.#session;
+    if (this.#closedBecause !== null || !this.#transport || !s || this.#midExchange) return false;
+    if (s.bufferedBytes > 0 || this.#readAhead || !s.canSend("QUIT")) return false;
     if (err instanceof ProtocolError || err instanceof TimeoutError || err instanceof ConnectionError) return false;
     if (err instanceof SmtpError && err.code === 421) return false;
     return this.#greeting !== null;
@@ -980,10 +944,18 @@ export class SmtpClient {
 
   /** QUIT after a failure (RFC 5321 §4.1.1.10), its reply read within {@link FAILURE_QUIT_TIMEOUT}; errors ignored. */
   async #goodbye(): Promise<void> {
+    await this.#sayQuit(Math.min(this.#timeouts.mail, FAILURE_QUIT_TIMEOUT));
+  }
+
+  /** QUIT and its reply within `limit` ms; any failure is ignored (the session is over either way). */
+  async #sayQuit(limit: number): Promise<void> {
     try {
-      await this.#simple(cmd.quit(), "quit", "QUIT", [2], Math.min(this.#timeouts.mail, FAILURE_QUIT_TIMEOUT), true);
+      const s = this.#session!;
+      const deadline = Date.now() + limit;
+      await this.#writeCommand(this.#command(() => s.send({ type: "QUIT" })), deadline);
+      await this.#event(deadline, "quit");
     } catch {
-      // Best effort: the failure being reported is the one that matters.
+      // Best effort.
     }
   }
 
@@ -997,8 +969,7 @@ export class SmtpClient {
 
   /** Closes the connection, remembering why for later calls (the first reason wins). */
   #shut(reason: string): void {
-    if (this.#state !== "closed") this.#closedBecause = reason;
-    this.#state = "closed";
+    this.#closedBecause ??= reason;
     this.#readAhead = null;
     const t = this.#transport;
     if (t) t.close();
@@ -1017,102 +988,159 @@ export class SmtpClient {
 
   // ---------------------------------------------------------------- plumbing
 
-  async #simple(
-    bytes: Uint8Array,
-    phase: SmtpPhase,
-    what: string,
-    ok: readonly number[],
-    timeout: number,
-    checkOpen: boolean,
-  ): Promise<Reply> {
-    if (checkOpen && this.#state === "closed") throw this.#closedError(phase);
-    const deadline = Date.now() + timeout;
-    await this.#write(bytes, phase, deadline);
-    const reply = await this.#readReply(phase, deadline);
-    if (!ok.includes(Math.floor(reply.code / 100))) throw this.#replyError(reply, phase, `${what} refused`);
-    return reply;
+  /**
+   * Asks the core for a command's octets. A local misuse (`TypeError`,
+   * `RangeError` before anything changed) leaves the connection alone; the
+   * core refusing because the server broke the protocol, or because the
+   * session is over, closes it.
+   */
+  #command(make: () => Uint8Array): Uint8Array {
+    if (this.#closedBecause !== null) throw this.#closedError(this.#phase("mail"));
+    try {
+      return make();
+    } catch (err) {
+      if (err instanceof SmtpError || this.#session!.state === "error") this.#shut(`the session core refused: ${(err as Error)?.message ?? err}`);
+      throw err;
+    }
   }
 
-  /** The I/O the SASL layer needs, with AUTH payloads redacted in the trace. */
-  #saslIo(): import("./auth.ts").SaslIo {
+  /** One command and its reply (the core must allow it now). */
+  async #exchange(command: Command): Promise<ReplyEvent> {
+    const s = this.#session!;
+    await this.#writeCommand(this.#command(() => s.send(command)));
+    return await this.#reply();
+  }
+
+  /** A command whose reply must be 2xx. */
+  async #simple(command: Command, what: string): Promise<Reply> {
+    if (!this.#session || this.#closedBecause !== null) throw this.#closedError(this.#phase("mail"));
+    const ev = await this.#exchange(command);
+    if (ev.outcome !== "accepted") throw this.#replyError(ev.reply, commandPhase(ev.command), `${what} refused`);
+    return ev.reply;
+  }
+
+  /** The I/O the SASL layer needs: its lines become the core's AUTH commands (payloads redacted by the core). */
+  #saslIo(): SaslIo {
+    const s = this.#session!;
     return {
-      send: async (line: string, traced: string) => {
-        const deadline = Date.now() + this.#timeouts.mail;
-        // A payload the trace hides is also hidden if the server echoes it back.
-        if (traced !== line) {
-          for (const part of line.split(" ")) if (part.length >= 8 && !traced.includes(part)) this.#redact.push(part);
-        }
-        this.#trace("send", traced);
+      send: async (line: string) => {
+        const bytes = this.#command(() => s.send(saslCommand(line)));
         this.#midExchange = true; // until the reply to this line is read
-        await this.#write(encoder.encode(line + "\r\n"), "auth", deadline, false);
+        await this.#writeCommand(bytes);
       },
       read: async () => {
-        const reply = await this.#readReply("auth", Date.now() + this.#timeouts.mail);
+        let ev = await this.#reply();
+        if (ev.initialResponseHeld) {
+          // The core held an initial response too long for the AUTH line (RFC 4954 §4): it goes now.
+          await this.#writeCommand(this.#command(() => s.send({ type: "AUTH-RESPONSE" })));
+          ev = await this.#reply();
+        }
         this.#midExchange = false;
-        return reply;
+        return ev.reply;
       },
       replyError: (reply: Reply, message: string) => this.#replyError(reply, "auth", message),
     };
   }
 
-  async #write(bytes: Uint8Array, phase: SmtpPhase, deadline: number, trace = true): Promise<void> {
+  /** The phase of the command the next reply answers, or `fallback`. */
+  #phase(fallback: SmtpPhase): SmtpPhase {
+    const awaiting = this.#session?.awaiting;
+    return awaiting ? commandPhase(awaiting) : fallback;
+  }
+
+  /** Writes command octets under the deadline of the stage they start (default: the oldest pending command's). */
+  async #writeCommand(bytes: Uint8Array, deadline?: number): Promise<void> {
+    const phase = this.#phase("mail");
+    await this.#write(bytes, phase, deadline ?? Date.now() + this.#stageTimeout(phase));
+  }
+
+  async #write(bytes: Uint8Array, phase: SmtpPhase, deadline: number): Promise<void> {
     const t = this.#transport;
-    if (!t || this.#state === "closed") throw this.#closedError(phase);
-    // Every reply must answer a command we sent: anything still unread now answers none
-    // (a server that replies twice, or early), and would shift every later reply.
-    const stray = this.#parser.bufferedBytes;
-    if (stray > 0) {
-      this.#shut("the server sent a reply that answers no command");
-      throw new ProtocolError(`Server sent ${stray} octets that answer no command (before ${phase}); closing the connection`, { phase });
-    }
-    if (trace && this.#options.trace) {
-      for (const line of decoder.decode(bytes).split("\r\n")) if (line) this.#trace("send", line);
-    }
+    if (!t || this.#closedBecause !== null) throw this.#closedError(phase);
     this.#wrote = true;
     await this.#withDeadline(t.write(bytes), deadline, phase, undefined, "writing");
   }
 
-  async #readReply(phase: SmtpPhase, deadline: number): Promise<Reply> {
+  /** The next reply, read under the stage deadline of the command it answers. */
+  async #reply(): Promise<ReplyEvent> {
+    const phase = this.#phase("mail");
+    const ev = await this.#event(Date.now() + this.#stageTimeout(phase), phase);
+    if (ev.type !== "reply") throw new ProtocolError("Server closed the session after QUIT, which was not sent", { phase });
+    return ev;
+  }
+
+  /**
+   * Reads until the core has an event: a reply (or the closing reply to
+   * QUIT) is returned; a protocol error, a 421 or the end of the stream
+   * closes the connection and is thrown.
+   */
+  async #event(deadline: number, phase: SmtpPhase): Promise<ReplyEvent | ClosedEvent> {
+    const s = this.#session!;
     for (;;) {
-      let reply: Reply | null;
-      try {
-        reply = this.#parser.nextEvent();
-      } catch (err) {
-        this.#shut("the server sent a malformed reply");
-        if (err instanceof ProtocolError) throw new ProtocolError(err.message, { phase, cause: err });
-        throw err;
+      const ev = s.nextEvent();
+      switch (ev.type) {
+        case "reply":
+          return ev;
+        case "need-data":
+          await this.#read(deadline, phase);
+          continue;
+        case "idle":
+          throw new TypeError("No reply is awaited (no command pending)");
+        case "protocol-error":
+          this.#shut("the server broke the protocol");
+          throw ev.error;
+        case "closed":
+          if (ev.reason === "quit") return ev;
+          throw this.#closedEventError(ev, phase);
       }
-      if (reply) {
-        if (this.#options.trace) {
-          reply.lines.forEach((l, i) => this.#trace("recv", this.#redactText(`${reply!.code}${i < reply!.lines.length - 1 ? "-" : " "}${l}`)));
-        }
-        const allowed = REPLY_CLASSES[phase] ?? "245";
-        if (!allowed.includes(String(reply.code)[0]!)) {
-          this.#shut(`the server answered ${phase} with ${reply.code}`);
-          throw new ProtocolError(`Server answered ${phase} with ${reply.code}, which cannot answer it; closing the connection`, {
-            phase,
-            code: reply.code,
-          });
-        }
-        if (reply.code === 421) {
-          this.#shut("the server said 421, closing");
-          throw this.#replyError(reply, phase, "Server is closing the connection");
-        }
-        return reply;
-      }
-      // A read started while message data was written may hold the reply even
-      // when the connection has been closed since (an early reply, then a failed write).
-      const ahead = this.#readAhead;
-      this.#readAhead = null;
-      const t = this.#transport;
-      if (!ahead && (!t || this.#state === "closed")) throw this.#closedError(phase);
-      const chunk = await this.#withDeadline(ahead ? ahead.read : t!.read(), deadline, phase, undefined, "waiting for the server's reply");
-      if (chunk === null) {
-        this.#shut(`the server closed it during ${phase}`);
-        throw new ConnectionError(`Server closed the connection during ${phase}`, { phase });
-      }
-      this.#parser.receiveData(chunk);
     }
+  }
+
+  /** Like {@link #event}, for a reply that came while message data was written: any reply, even one the core refuses. */
+  async #anyReply(phase: SmtpPhase): Promise<Reply> {
+    const s = this.#session!;
+    const deadline = Date.now() + this.#timeouts.dataBlock;
+    for (;;) {
+      const ev = s.nextEvent();
+      if (ev.type === "reply") return ev.reply;
+      if (ev.type === "need-data" || ev.type === "idle") {
+        await this.#read(deadline, phase);
+        continue;
+      }
+      if (ev.type === "protocol-error") {
+        if (ev.reply) return ev.reply;
+        throw ev.error;
+      }
+      if (ev.reply) return ev.reply;
+      throw this.#closedEventError(ev, phase);
+    }
+  }
+
+  /** One read into the core (a read started while message data was written is used first). */
+  async #read(deadline: number, phase: SmtpPhase): Promise<void> {
+    // A read started while message data was written may hold the reply even
+    // when the connection has been closed since (an early reply, then a failed write).
+    const ahead = this.#readAhead;
+    this.#readAhead = null;
+    const t = this.#transport;
+    if (!ahead && (!t || this.#closedBecause !== null)) throw this.#closedError(phase);
+    const chunk = await this.#withDeadline(ahead ? ahead.read : t!.read(), deadline, phase, undefined, "waiting for the server's reply");
+    if (chunk === null) this.#session!.receiveEof();
+    else this.#session!.receive(chunk);
+  }
+
+  /** The error for a session the server ended: a 421 (RFC 5321 §3.8), or the end of the stream. */
+  #closedEventError(ev: ClosedEvent, fallback: SmtpPhase): SmtpError {
+    const first = ev.command ?? ev.unanswered[0]?.command;
+    const phase = first ? commandPhase(first) : fallback;
+    if (ev.reason === "421" && ev.reply) {
+      this.#shut("the server said 421, closing");
+      return this.#replyError(ev.reply, phase, "Server is closing the connection");
+    }
+    this.#shut(`the server closed it during ${phase}`);
+    // The end of a message went out and got no reply: the server may have taken it (RFC 5321 §6.1).
+    const maybeDelivered = ev.unanswered.some((p) => p.command === "END-OF-DATA" || p.command === "BDAT-LAST");
+    return new ConnectionError(`Server closed the connection during ${phase}`, maybeDelivered ? { phase, maybeDelivered } : { phase });
   }
 
   /**
@@ -1218,14 +1246,9 @@ export class SmtpClient {
   }
 
   #replyError(reply: Reply, phase: SmtpPhase, what: string): ReplyError {
-    const safe = this.#redact.length ? { ...reply, lines: reply.lines.map((l) => this.#redactText(l)) } : reply;
+    const s = this.#session;
+    const safe = s ? { ...reply, lines: reply.lines.map((l) => s.redact(l)) } : reply;
     return new ReplyError(`${what}: ${reply.code} ${replyText(safe)}`, safe, phase);
-  }
-
-  /** Replaces secrets a server might echo back (AUTH payloads, the password, the token). */
-  #redactText(text: string): string {
-    for (const secret of this.#redact) if (text.includes(secret)) text = text.split(secret).join("<redacted>");
-    return text;
   }
 
   #trace(direction: "send" | "recv" | "info", line: string): void {
@@ -1241,6 +1264,33 @@ export class SmtpClient {
   #info(line: string): void {
     this.#trace("info", line);
   }
+}
+
+type Content = { bytes: Uint8Array } | { stream: AsyncIterable<Uint8Array> };
+
+/** What {@link SmtpClient} decided about a message before writing anything. */
+interface SendPlan {
+  /** The reverse-path and forward-paths as they go to this server. */
+  readonly from: string;
+  readonly to: readonly string[];
+  /** The caller's sender, for messages. */
+  readonly sender: string;
+  readonly recipients: readonly RecipientSpec[];
+  readonly mail: Parameter[];
+  readonly rcpt: Parameter[][];
+  readonly policy: "any" | "all";
+  readonly content: Content;
+  /** Whether BODY=8BITMIME was announced (8-bit octets may go). */
+  readonly allow8bit: boolean;
+  readonly bdat: boolean;
+}
+
+/** The replies to MAIL, RCPT (as results) and a pipelined DATA. */
+interface EnvelopeOutcome {
+  readonly mail: ReplyEvent;
+  readonly data: ReplyEvent | null;
+  readonly accepted: RecipientResult[];
+  readonly rejected: RecipientResult[];
 }
 
 /** A read or write waiting under a deadline. */
@@ -1261,6 +1311,7 @@ interface ReadAhead {
 
 const EARLY: unique symbol = Symbol("early reply");
 const WRITTEN: unique symbol = Symbol("written");
+
 
 /**
  * The data error for a NUL octet: SMTP text may not hold one (RFC 5321
@@ -1288,9 +1339,6 @@ function isComposed(m: OutgoingMessage | ComposedMessage): m is ComposedMessage 
 export function fromComposed(m: ComposedMessage): OutgoingMessage {
   return { from: m.envelope.from, to: m.envelope.to, data: m.stream(), smtpUtf8: m.smtputf8 };
 }
-
-/** Which reply classes may answer each stage; anything else is a protocol error. Default: 2, 4, 5. */
-const REPLY_CLASSES: Partial<Record<SmtpPhase, string>> = { data: "345", auth: "2345" };
 
 /** Joins write buffers; a single buffer is passed through without a copy. */
 function concatAll(parts: readonly Uint8Array[]): Uint8Array {

@@ -2,7 +2,7 @@
  * One-shot sending: connect, send one message, quit.
  * @module
  */
-import { SmtpClient } from "./client.ts";
+import { SmtpClient } from "./default_client.ts";
 import type { ClientOptions, OutgoingMessage, SendResult } from "./options.ts";
 import type { ComposedMessage } from "./message/compose.ts";
 

@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { SmtpClient } from "../src/client.ts";
+import { SmtpClient } from "../src/default_client.ts";
 import { AuthError, ReplyError } from "../src/errors.ts";
 import type { AuthOptions, TraceEvent } from "../src/options.ts";
 import { scripted, type Step } from "./support/scripted.ts";

@@ -22,7 +22,7 @@ import { detectRuntime, runtime } from "../deps.ts";
 import { main } from "../src/cli/main.ts";
 import { cliRemedy, errorLine, exitCodeFor } from "../src/cli/errors.ts";
 import { AuthError, SmtpError, type SmtpErrorHint, TimeoutError, TlsError } from "../src/errors.ts";
-import { SmtpClient } from "../src/client.ts";
+import { SmtpClient } from "../src/default_client.ts";
 import { type ClientOptions, SLOW_GREETING_MS, type SlowGreeting } from "../src/options.ts";
 import { FakeHost } from "./support/fake_host.ts";
 import { servers, waitForMaildirMessage } from "./support/servers.ts";

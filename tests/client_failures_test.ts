@@ -6,7 +6,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SmtpClient } from "../src/client.ts";
+import { SmtpClient } from "../src/default_client.ts";
 import { send } from "../src/send.ts";
 import { smtpDeliverer } from "../src/queue/smtp.ts";
 import type { QueueEntry } from "../src/queue/types.ts";

@@ -207,14 +207,6 @@ describe("SmtpClient session", () => {
     await assert.rejects(c.connect(), (e: unknown) => e instanceof TimeoutError && e.phase === "greeting" && e.temporary);
   });
 
-  test("a server dribbling an endless multi-line reply is stopped by the reply cap, not memory", async () => {
-    const line = "250-" + "x".repeat(70) + "\r\n";
-    const steps: Step[] = [{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }];
-    for (let i = 0; i < 3000; i++) steps.push({ send: line });
-    const { c } = client(steps);
-    await assert.rejects(c.connect(), (e: unknown) => e instanceof ProtocolError && e.phase === "ehlo");
-  });
-
   test("connection closed mid-session is a temporary ConnectionError", async () => {
     const { c } = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { close: true }]);
     await assert.rejects(c.connect(), (e: unknown) => e instanceof ConnectionError && e.temporary && e.phase === "ehlo");
@@ -491,23 +483,6 @@ describe("SmtpClient against misbehaving servers (review findings)", () => {
     await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n" }), (e: unknown) => e instanceof ProtocolError);
     assert.equal(c.connected, false);
     assert.ok(!s.writes.some((w) => w.startsWith("x\r\n")), "no message data went out");
-  });
-
-  test("250 to DATA cannot answer it: protocol error, connection closed", async () => {
-    const { c } = client([
-      { send: "220 mx\r\n" },
-      { expect: "EHLO [192.0.2.7]\r\n" },
-      { send: EHLO_PLAIN },
-      { expect: "MAIL FROM:<a@x.test>\r\n" },
-      { send: "250 ok\r\n" },
-      { expect: "RCPT TO:<b@y.test>\r\n" },
-      { send: "250 ok\r\n" },
-      { expect: "DATA\r\n" },
-      { send: "250 ok\r\n" },
-    ]);
-    await c.connect();
-    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x" }), (e: unknown) => e instanceof ProtocolError && e.phase === "data");
-    assert.equal(c.connected, false);
   });
 
   test("a slow but moving link is not a time-out: in-memory data goes in blocks, each under dataBlock", async () => {

@@ -6,8 +6,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SmtpClient } from "../src/client.ts";
-import { AuthError, ReplyError, TlsError } from "../src/errors.ts";
+import { SmtpClient } from "../src/default_client.ts";
+import { AuthError, ReplyError, SmtpError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { readOAuthAttempts, servers, waitForMaildirMessage, waitForOAuthMessage } from "./support/servers.ts";
 

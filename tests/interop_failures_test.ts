@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type Connector, detectRuntime, runtime, type Transport } from "../deps.ts";
-import { SmtpClient } from "../src/client.ts";
+import { SmtpClient } from "../src/default_client.ts";
 import { send } from "../src/send.ts";
 import { ConnectionError, ReplyError, SmtpError, TimeoutError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { SmtpClient } from "../src/client.ts";
+import { SmtpClient } from "../src/default_client.ts";
 import { ReplyError, SmtpError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { readSinkMessages, servers, type StoredMessage, waitForMaildirMessage, waitForSinkMessage } from "./support/servers.ts";

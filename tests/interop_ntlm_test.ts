@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { SmtpClient } from "../src/client.ts";
+import { SmtpClient } from "../src/default_client.ts";
 import { ReplyError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { base64Decode, base64Encode, toHex } from "../src/sasl/bytes.ts";

@@ -14,8 +14,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { SmtpClient } from "../src/client.ts";
-import { ConnectionError, ProtocolError, ReplyError, TimeoutError, TlsError } from "../src/errors.ts";
+import { SmtpClient } from "../src/default_client.ts";
+import { ConnectionError, ProtocolError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { servers, waitForMaildirMessage, waitForSinkMessage } from "./support/servers.ts";
 

@@ -58,11 +58,15 @@ test("mailParameters() refuses a message over the server's SIZE, before MAIL", (
   assert.deepEqual(mailParameters({ from: "a@example.org", recipients: ["b@example.net"], size: 10 }, caps("SIZE 10")), [["SIZE", "10"]]);
 });
 
-test("mailParameters() refuses 8-bit content for a server with neither 8BITMIME nor SMTPUTF8, and long lines", () => {
+test("mailParameters() refuses 8-bit content for a server without 8BITMIME, even under SMTPUTF8, and long lines", () => {
   const facts = { from: "a@example.org", recipients: ["b@example.net"], eightBit: true };
   assert.throws(() => mailParameters(facts, caps("SIZE 1000")), (e: unknown) => e instanceof SmtpError && /8BITMIME/.test(e.message));
-  // SMTPUTF8 alone carries 8-bit content when the message uses it.
-  assert.deepEqual(mailParameters({ ...facts, smtpUtf8: true }, caps("SMTPUTF8")), [["SMTPUTF8", true]]);
+  // SMTPUTF8 does not declare 8-bit octets: only BODY=8BITMIME does (RFC 6152 §3; RFC 6531 §3.1 (8)).
+  assert.throws(
+    () => mailParameters({ ...facts, smtpUtf8: true }, caps("SMTPUTF8")),
+    (e: unknown) => e instanceof SmtpError && /does not offer 8BITMIME/.test(e.message),
+  );
+  assert.deepEqual(mailParameters({ ...facts, smtpUtf8: true }, caps("SMTPUTF8", "8BITMIME")), [["BODY", "8BITMIME"], ["SMTPUTF8", true]]);
   assert.throws(() => mailParameters({ ...facts, maxLineLength: 999 }, ALL), RangeError);
   assert.doesNotThrow(() => mailParameters({ ...facts, maxLineLength: 998 }, ALL));
 });
@@ -72,6 +76,10 @@ test("mailParameters() sends RET and ENVID (as xtext) only when DSN is offered",
   const dsn = { dsnReturn: "HDRS" as const, dsnEnvelopeId: "id+1" };
   assert.equal(mail("a@example.org", mailParameters(facts, ALL, dsn)), "MAIL FROM:<a@example.org> SIZE=3 RET=HDRS ENVID=id+2B1\r\n");
   assert.deepEqual(mailParameters(facts, caps("SIZE 1000"), dsn), [["SIZE", "3"]]);
+  // A bad envelope id fails whether or not the server offers DSN.
+  for (const c of [ALL, caps("SIZE 1000")]) {
+    assert.throws(() => mailParameters(facts, c, { dsnEnvelopeId: "id\u00e9" }), (e: unknown) => e instanceof TypeError && /U\+00E9/.test(e.message));
+  }
 });
 
 test("rcptParameters() sends NOTIFY and ORCPT only with DSN and a DSN option", () => {

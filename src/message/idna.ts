@@ -22,6 +22,7 @@
  * @module
  */
 
+import { envelopeNeedsSmtpUtf8 } from "../protocol/params.ts";
 import { describeForbidden, firstForbidden, quoteText } from "./chars.ts";
 
 const BASE = 36;
@@ -281,8 +282,9 @@ export function envelopeForServer(
   to: readonly string[],
   smtpUtf8Offered: boolean,
 ): ServerEnvelope | ServerEnvelopeError {
+  // The one rule for "this envelope needs SMTPUTF8" is the protocol core's.
+  if (!envelopeNeedsSmtpUtf8(from, to)) return { from, to, smtpUtf8: false };
   const all = [from, ...to];
-  if (!all.some((a) => NON_ASCII.test(a))) return { from, to, smtpUtf8: false };
   if (smtpUtf8Offered) return { from, to, smtpUtf8: true };
   const converted: string[] = [];
   for (const address of all) {

@@ -117,6 +117,12 @@ export interface ProtocolErrorEvent {
   readonly type: "protocol-error";
   /** What the server did wrong, with the phase of the command it concerned. */
   readonly error: ProtocolError;
+  /**
+   * The reply that broke the protocol, when one did (a stray reply, a wrong
+   * class): a driver that was still writing message data reports it as the
+   * server's early answer.
+   */
+  readonly reply?: Reply;
 }
 
 /** Commands are pending and their replies are not all in: read and call {@link Session.receive}. */

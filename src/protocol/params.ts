@@ -13,7 +13,7 @@ import { SmtpError } from "../errors.ts";
 import { needsSmtpUtf8 } from "./commands.ts";
 import { MAX_TEXT_LINE } from "./bdat.ts";
 import type { Capabilities, DsnNotify } from "./types.ts";
-import { orcptValue, xtextEncode } from "./xtext.ts";
+import { envelopeIdValue, orcptValue } from "./xtext.ts";
 
 /** One ESMTP parameter: `[KEY, value]`, or `[KEY, true]` for a bare keyword. */
 export type Parameter = readonly [string, string | true];
@@ -40,7 +40,7 @@ export interface MessageFacts {
 export interface DsnOptions {
   /** RET: return the full message or the headers only. */
   readonly dsnReturn?: "FULL" | "HDRS";
-  /** ENVID: the envelope identifier (any text; sent as xtext). */
+  /** ENVID: the envelope identifier (printable ASCII and spaces; sent as xtext, checked even without DSN). */
   readonly dsnEnvelopeId?: string;
   /** NOTIFY for every recipient without its own. */
   readonly dsnNotify?: DsnNotify;
@@ -74,7 +74,17 @@ export function envelopeNeedsSmtpUtf8(from: string, recipients: readonly string[
  * Rules: SIZE when the server offers it and the size is known; BODY=8BITMIME
  * when offered and the content is (or may be, for a stream) 8-bit; SMTPUTF8
  * when offered and the envelope, the header section or the caller needs it;
- * RET and ENVID when DSN is offered.
+ * RET and ENVID when DSN is offered (the envelope id is checked either way,
+ * so a bad one fails the same with every server).
+ *
+ * `facts.from` and `facts.recipients` are the envelope as it goes to this
+ * server: a driver first applies `envelopeForServer` (src/message/idna.ts),
+ * which writes IDN domains as A-labels when SMTPUTF8 is not offered and uses
+ * {@link envelopeNeedsSmtpUtf8} for the same decision — the one rule.
+ *
+ * 8-bit content needs 8BITMIME even under SMTPUTF8: RFC 6531 §3.1 (8) makes
+ * an SMTPUTF8 server offer 8BITMIME too, and BODY=8BITMIME is the only way
+ * to declare 8-bit octets (RFC 6152 §3).
  *
  * @param facts What is known about the message.
  * @param caps The server's capabilities (`null` after HELO: nothing is offered).
@@ -83,7 +93,8 @@ export function envelopeNeedsSmtpUtf8(from: string, recipients: readonly string[
  * @throws {RangeError} When a line exceeds 998 octets (RFC 5321 §4.5.3.1.6).
  * @throws {SmtpError} (phase `"mail"`) When the envelope needs SMTPUTF8 and the
  *   server lacks it; when the size exceeds the server's SIZE (code 552, 5.3.4);
- *   when 8-bit content meets a server with neither 8BITMIME nor SMTPUTF8.
+ *   when 8-bit content meets a server without 8BITMIME.
+ * @throws {TypeError | RangeError} When the envelope id is not valid (RFC 3461).
  * @example
  * ```ts
  * mailParameters({ from: "a@example.org", recipients: ["b@example.net"], size: 120, eightBit: false }, caps);
@@ -116,19 +127,20 @@ export function mailParameters(
       enhancedCode: "5.3.4",
     });
   }
-  if (facts.eightBit === true && !caps?.eightBitMime && !(smtpUtf8 && caps?.smtpUtf8)) {
+  if (facts.eightBit === true && !caps?.eightBitMime) {
     throw new SmtpError(
-      "Message has 8-bit data but the server offers neither 8BITMIME nor SMTPUTF8 (RFC 6152); encode the body as quoted-printable or base64 (compose() does)",
+      "Message has 8-bit data but the server does not offer 8BITMIME (RFC 6152); encode the body as quoted-printable or base64 (compose() does)",
       { phase: "mail" },
     );
   }
+  const envid = options.dsnEnvelopeId ? envelopeIdValue(options.dsnEnvelopeId) : undefined;
   const params: Parameter[] = [];
   if (caps?.size !== null && caps?.size !== undefined && size !== undefined) params.push(["SIZE", String(size)]);
   if (caps?.eightBitMime && (facts.eightBit ?? true)) params.push(["BODY", "8BITMIME"]);
   if (smtpUtf8 && caps?.smtpUtf8) params.push(["SMTPUTF8", true]);
   if (caps?.dsn) {
     if (options.dsnReturn) params.push(["RET", options.dsnReturn]);
-    if (options.dsnEnvelopeId) params.push(["ENVID", xtextEncode(options.dsnEnvelopeId)]);
+    if (envid !== undefined) params.push(["ENVID", envid]);
   }
   return params;
 }

@@ -123,7 +123,7 @@
  */
 
 import { ConnectionError, ProtocolError, type SmtpPhase } from "../errors.ts";
-import { BdatEncoder } from "./bdat.ts";
+import { BdatEncoder, bdatChunk } from "./bdat.ts";
 import { concatBytes, utf8Decode } from "./bytes.ts";
 import { parseCapabilities } from "./capabilities.ts";
 import * as cmd from "./commands.ts";
@@ -266,6 +266,8 @@ export class Session {
   #transactions = 0;
   #data: DataEncoder | null = null;
   #bdat: BdatEncoder | null = null;
+  /** The encoder of the message content being (or last) written, for {@link contentFacts}. */
+  #facts: DataEncoder | BdatEncoder | null = null;
   /** Base64 initial response held back from a too-long AUTH line. */
   #heldResponse: string | null = null;
   readonly #secrets: string[] = [];
@@ -329,6 +331,22 @@ export class Session {
     const e = this.#expected;
     return e === "mail" || e === "rcpt" || e === "bdat" || e === "failed" || this.#sending?.status === "failed";
   }
+  /** The command the next reply answers (the oldest pending one), or `null` when none is pending. */
+  get awaiting(): ReplyTo | null {
+    return this.#pending.first?.command ?? null;
+  }
+  /**
+   * What the content of the current transaction's message holds so far (all
+   * CONTENT or BDAT chunks given to {@link send}, the last one included), or
+   * `null` before any. The session takes any octets; the driver checks these
+   * after each chunk, before writing its octets, against what it declared
+   * (BODY=8BITMIME) and what SMTP text may carry (no NUL, RFC 5321 §2.3.8),
+   * and drops the connection to abandon the message.
+   */
+  get contentFacts(): { readonly eightBit: boolean; readonly hasNul: boolean } | null {
+    const f = this.#facts;
+    return f === null ? null : { eightBit: f.eightBit, hasNul: f.hasNul };
+  }
   /** Unread octets from the server (the driver checks it is 0 before a TLS handshake). */
   get bufferedBytes(): number {
     return this.#parser.bufferedBytes;
@@ -385,6 +403,10 @@ export class Session {
    * @throws {ProtocolError} When the server sent octets that answer no command.
    */
   send(command: Command): Uint8Array {
+    return this.#send(command, null);
+  }
+
+  #send(command: Command, written: Written | null): Uint8Array {
     if (typeof command !== "object" || command === null) throw new TypeError("send() needs a command object");
     if (this.#pending.length === 0 && this.#parser.bufferedBytes > 0 && this.#terminal === null) this.#stray(command);
     this.#checkOpen(command.type);
@@ -395,9 +417,10 @@ export class Session {
     if (this.#pending.length >= MAX_PENDING) {
       throw new RangeError(`More than ${MAX_PENDING} commands are waiting for replies; read them first`);
     }
-    const { bytes, traced } = this.#write(command);
+    const { bytes, traced } = written ?? this.#write(command);
     let txn = this.#sending;
     if (name === "MAIL") {
+      this.#facts = null;
       txn = this.#sending = { id: ++this.#transactions, recipients: [], accepted: 0, octets: 0, status: "open" };
     }
     const inTxn = name === "MAIL" || name === "RCPT" || name === "DATA" || name === "END-OF-DATA" ||
@@ -413,15 +436,19 @@ export class Session {
 
   /**
    * {@link send} for several commands at once (a pipelined group): one array
-   * with every command's octets, in order. Stops at the first refusal, which
-   * it throws; the commands before it are then recorded as sent, so only use
-   * groups {@link canSend} allows, or close the connection on an error.
+   * with every command's octets, in order. The arguments of the envelope
+   * commands (MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT…) are all checked
+   * first, so a bad address anywhere in the group throws with nothing
+   * recorded. A command that is not legal at its place stops the group there
+   * and throws; the commands before it are then recorded as sent, so only
+   * use groups {@link canSend} allows, or close the connection on an error.
    *
    * @param commands The commands, in order.
    * @returns Their octets, concatenated.
    */
   sendAll(commands: readonly Command[]): Uint8Array {
-    const parts = commands.map((c) => this.send(c));
+    const written = commands.map((c) => (typeof c === "object" && c !== null && PURE_WRITERS.has(c.type) ? this.#write(c as Exclude<Command, { type: "CONTENT" }>) : null));
+    const parts = commands.map((c, i) => this.#send(c, written[i]!));
     return parts.length === 1 ? parts[0]! : concatBytes(parts);
   }
 
@@ -475,9 +502,9 @@ export class Session {
     }
     const entry = this.#pending.shift();
     if (reply.code === 421) return this.#close("421", entry?.command ?? null, reply);
-    if (entry === undefined) return this.#fail(`Reply ${reply.code} arrived with no command pending`, null, reply.code);
+    if (entry === undefined) return this.#fail(`Reply ${reply.code} arrived with no command pending`, null, reply);
     const moved = afterReply(this.#state, entry.command, reply.code);
-    if ("error" in moved) return this.#fail(moved.error, entry.command, reply.code);
+    if ("error" in moved) return this.#fail(moved.error, entry.command, reply);
     if (moved.next === "closed") return this.#close("quit", entry.command, reply);
     return this.#apply(entry, reply, moved.next);
   }
@@ -644,6 +671,7 @@ export class Session {
   #content(chunk: Uint8Array): Uint8Array {
     if (!(chunk instanceof Uint8Array)) throw new TypeError("CONTENT chunk must be a Uint8Array");
     this.#data ??= new DataEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
+    this.#facts = this.#data;
     let out: Uint8Array;
     try {
       out = this.#data.push(chunk);
@@ -659,6 +687,7 @@ export class Session {
   #bdatChunk(chunk: Uint8Array, last: boolean): Written {
     if (!(chunk instanceof Uint8Array)) throw new TypeError("BDAT chunk must be a Uint8Array");
     this.#bdat ??= new BdatEncoder({ onLongLine: this.#options.onLongLine ?? "error" });
+    this.#facts = this.#bdat;
     let body: Uint8Array;
     try {
       body = this.#bdat.push(chunk);
@@ -671,9 +700,9 @@ export class Session {
       this.#localFailure(err);
       throw err;
     }
-    const head = cmd.bdat(body.length, last);
+    const framed = bdatChunk(body, last); // [command] or [command, body]
+    const bytes = framed.length === 1 ? framed[0]! : concatBytes(framed);
     if (this.#sending) this.#sending.octets += body.length;
-    const bytes = body.length === 0 ? head : concatBytes([head, body]);
     return { bytes, traced: `BDAT ${body.length}${last ? " LAST" : ""} [${body.length} octets]` };
   }
 
@@ -812,15 +841,17 @@ export class Session {
     return event;
   }
 
-  #fail(message: string, command: ReplyTo | null, code?: number): ProtocolErrorEvent {
+  #fail(message: string, command: ReplyTo | null, reply?: Reply): ProtocolErrorEvent {
     const error = new ProtocolError(`${message}; closing the connection`, {
       phase: command === null ? undefined : commandPhase(command),
-      code,
+      code: reply?.code,
     });
     this.#pending.clear();
     this.#state = this.#expected = "error";
     this.#data = this.#bdat = null;
-    const event: ProtocolErrorEvent = { type: "protocol-error", error };
+    const event: ProtocolErrorEvent = reply === undefined
+      ? { type: "protocol-error", error }
+      : { type: "protocol-error", error, reply };
     this.#terminal = event;
     return event;
   }
@@ -859,6 +890,11 @@ export function saslCommand(line: string): Command {
   if (initial === undefined) return { type: "AUTH", mechanism };
   return { type: "AUTH", mechanism, initialResponse: initial === "=" ? "" : initial };
 }
+
+/** Commands whose octets depend on their arguments only (no encoder, no held secret): checked before a group is recorded. */
+const PURE_WRITERS: ReadonlySet<Command["type"]> = new Set<Command["type"]>([
+  "EHLO", "HELO", "STARTTLS", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "VERB", "QUIT",
+]);
 
 function plain(bytes: Uint8Array): Written {
   return { bytes, traced: null };

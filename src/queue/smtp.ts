@@ -4,7 +4,7 @@
  * the SMTP session code).
  * @module
  */
-import { SmtpClient } from "../client.ts";
+import { SmtpClient } from "../default_client.ts";
 import { ReplyError } from "../errors.ts";
 import type { ClientOptions, SendResult } from "../options.ts";
 import { queueMessage } from "./message.ts";
