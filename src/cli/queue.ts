@@ -32,14 +32,14 @@
  *
  * @module
  */
-import { type Config, selectAccount } from "../config/account.ts";
+import type { Config } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
 import type { FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
 import type { CliContext } from "./context.ts";
 import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_OK, EX_TEMPFAIL, errorLine, exitCodeFor } from "./errors.ts";
-import { applyOverrides, applyQueuedServer, oneOffServer } from "./resolve.ts";
+import { accountForEntry, oneOffServer } from "./resolve.ts";
 
 /** The block of settings before the first `identity` of an esmtp-format file, when it has any. */
 function topLevelBlock(config: Config): Account | undefined {
@@ -148,19 +148,6 @@ export async function enqueue(ctx: CliContext, config: Config, account: Account,
 }
 
 /**
- * The account to deliver a queued entry with: its stored name, else by
- * sender; then the entry's one-off server settings; then this command
- * line's options (`smtpsend -q --host other` still redirects the flush).
- */
-function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account {
-  const named = entry.account !== null && config.accounts.some((a) => a.name === entry.account);
-  const account = named
-    ? selectAccount(config, { account: entry.account! })
-    : selectAccount(config, { sender: entry.from });
-  return applyOverrides(applyQueuedServer(account, entry.server, entry.id), ctx.args);
-}
-
-/**
  * `--queue-on-failure`: queue, then try to send that entry at once.
  *
  * @param ctx The environment.
@@ -181,7 +168,7 @@ export async function sendOrQueue(ctx: CliContext, config: Config, account: Acco
     force: true,
     deliver: async (entry, data, pending) => {
       try {
-        lastResult = await sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending));
+        lastResult = await sendSmtp(ctx, accountForEntry(config, ctx.args, entry), queueMessage(entry, data, pending));
         return lastResult;
       } catch (e) {
         lastError = e;
@@ -295,7 +282,7 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
         force: true,
         deliver: async (entry, data, pending) => {
           try {
-            return await sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending));
+            return await sendSmtp(ctx, accountForEntry(config, ctx.args, entry), queueMessage(entry, data, pending));
           } catch (e) {
             if (mayHaveBeenDelivered(e)) maybeDelivered.add(entry.id);
             throw e;

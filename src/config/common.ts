@@ -183,17 +183,8 @@ export function dsnReturnOf(value: string): "FULL" | "HDRS" | undefined {
   return undefined;
 }
 
-/** SASL mechanisms smtpsend implements (issue 4). */
-export const SUPPORTED_MECHANISMS: readonly string[] = Object.freeze([
-  "PLAIN",
-  "LOGIN",
-  "CRAM-MD5",
-  "SCRAM-SHA-1",
-  "SCRAM-SHA-256",
-  "XOAUTH2",
-  "OAUTHBEARER",
-  "NTLM",
-]);
+/** SASL mechanisms smtpsend implements (declared once, in the SASL layer). */
+export { SUPPORTED_MECHANISMS } from "../sasl/select.ts";
 
 /**
  * Compiles a shell-style pattern (`*`, `?`, `[abc]`, `[!abc]`) into an

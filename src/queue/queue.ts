@@ -909,10 +909,7 @@ export class Queue {
     const info = errorInfo(error, at);
     rec.lastError = info;
     if (error instanceof ReplyError) {
-      const rejected = (error as ReplyError & { rejected?: unknown }).rejected;
-      if (Array.isArray(rejected)) {
-        for (const r of rejected as SendResult["rejected"]) settle(r.address, r.code, r.enhancedCode, r.message, false);
-      }
+      for (const r of error.rejected ?? []) settle(r.address, r.code, r.enhancedCode, r.message, false);
     }
     // A 5xx verdict on this message (MAIL, RCPT, DATA, or the client's own SIZE check) fails the rest.
     if (

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Host } from "../../deps.ts";
-import type { DsnNotify, RecipientSpec, SendResult } from "../options.ts";
+import type { DsnNotify, RecipientSpec, SendResult, TlsMode } from "../options.ts";
 
 /**
  * Where and how to deliver a queued message, without secrets: the one-off
@@ -20,7 +20,7 @@ export interface QueueServer {
   /** TCP port (1–65535). */
   readonly port?: number;
   /** TLS mode. */
-  readonly tls?: "implicit" | "starttls-required" | "starttls-opportunistic" | "none";
+  readonly tls?: TlsMode;
   /** The name the server certificate must match, when it is not `host`. */
   readonly servername?: string;
   /** `false`: the server certificate is not checked (only when the caller asked for that). */
