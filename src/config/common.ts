@@ -183,6 +183,17 @@ export function dsnReturnOf(value: string): "FULL" | "HDRS" | undefined {
   return undefined;
 }
 
+/**
+ * A `timeout` value in whole seconds (both formats), as milliseconds.
+ *
+ * @param value The value.
+ * @returns Milliseconds, or `undefined` unless a positive whole number of seconds.
+ */
+export function timeoutMsOf(value: string): number | undefined {
+  const s = /^\d+$/.test(value) ? Number(value) : 0;
+  return s >= 1 ? s * 1000 : undefined;
+}
+
 /** SASL mechanisms smtpsend implements (declared once, in the SASL layer). */
 export { SUPPORTED_MECHANISMS } from "../sasl/select.ts";
 
