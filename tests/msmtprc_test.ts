@@ -342,3 +342,12 @@ test("parseMsmtprc() checks account definitions", () => {
   assert.deepEqual(old.accounts.map((a) => [a.name, a.host, a.port]), [["default", "legacy.example", 26]]);
   assert.equal(old.defaultAccount, "default");
 });
+
+test("parseMsmtprc(): a command named like an Object property (constructor, toString, __proto__) is an unknown command", () => {
+  for (const cmd of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(
+      () => parseMsmtprc(`account x\nhost h\n${cmd} on\n`, { file: "/h/.msmtprc" }),
+      configError(`/h/.msmtprc:3: Unknown command "${cmd}"`),
+    );
+  }
+});

@@ -302,3 +302,12 @@ test("parseRcfile() blames the unquoted value when its second word is a keyword"
     configError('f:1: Unexpected a second word after the value of "password"; quote values that contain spaces'),
   );
 });
+
+test("parseRcfile(): a keyword named like an Object property (constructor, toString, __proto__) is an unknown keyword", () => {
+  for (const word of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(
+      () => parseRcfile(`hostname h\n${word} on\n`, { file: "/h/.smtpsendrc" }),
+      configError(`/h/.smtpsendrc:2: Unknown keyword "${word}"`),
+    );
+  }
+});
