@@ -211,20 +211,32 @@ export class AccountLink {
 }
 
 /**
+ * Connects the library's client; bad options (reported by the library as
+ * `TypeError`/`RangeError`) came from the configuration here.
+ *
+ * @param options Client options.
+ * @returns The connected client.
+ * @throws {ConfigError} On bad options; {@link SmtpError} when connecting fails.
+ */
+export async function connectClient(options: ClientOptions): Promise<SmtpClient> {
+  let client: SmtpClient;
+  try {
+    client = new SmtpClient(options);
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new ConfigError(e.message, { cause: e });
+    throw e;
+  }
+  await client.connect();
+  return client;
+}
+
+/**
  * Connects with the library's client, sends one message and quits: the
  * library's `send()`, with its argument errors named as the CLI's (bad
  * options came from the configuration, a bad message from the input).
  */
 async function sendOnce(options: ClientOptions, message: OutgoingMessage): Promise<SendResult> {
-  let client: SmtpClient;
-  try {
-    client = new SmtpClient(options);
-  } catch (e) {
-    // The library reports bad options as TypeError/RangeError: here they came from the configuration.
-    if (e instanceof TypeError || e instanceof RangeError) throw new ConfigError(e.message, { cause: e });
-    throw e;
-  }
-  await client.connect();
+  const client = await connectClient(options);
   try {
     return await client.send(message);
   } catch (e) {

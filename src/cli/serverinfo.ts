@@ -4,12 +4,11 @@
  *
  * @module
  */
-import { SmtpClient } from "../client.ts";
 import type { Config } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
-import { ConfigError } from "../errors.ts";
 import type { ServerInfo } from "../options.ts";
 import type { CliContext } from "./context.ts";
+import { connectClient } from "./deliver.ts";
 import { EX_OK, noteKeywordStyle } from "./errors.ts";
 import { accountFor, clientOptions, serverOf } from "./resolve.ts";
 
@@ -97,14 +96,7 @@ async function serverInfo(ctx: CliContext, account: Account): Promise<number> {
     connector: ctx.connector,
     ...(ctx.tracer.hook ? { trace: ctx.tracer.hook } : {}),
   });
-  let client: SmtpClient;
-  try {
-    client = new SmtpClient(options);
-  } catch (e) {
-    if (e instanceof TypeError || e instanceof RangeError) throw new ConfigError(e.message, { cause: e });
-    throw e;
-  }
-  await client.connect();
+  const client = await connectClient(options);
   try {
     ctx.host.writeStdout(formatServerInfo({ host: server.host, port: client.port, tls: client.tlsMode }, client.serverInfo));
   } finally {
