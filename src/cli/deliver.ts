@@ -113,6 +113,7 @@ export class AccountLink {
   readonly #interactive: boolean;
   #creds: Credentials | null = null;
   #options: Promise<ClientOptions> | null = null;
+  #onDemandTried = false;
 
   /**
    * @param ctx Host, connector, trace.
@@ -169,8 +170,13 @@ export class AccountLink {
   async retryOptions(err: unknown): Promise<ClientOptions | null> {
     const { account, server } = this;
     if (this.#creds !== null || account.auth === false || !isAuthRequired(err)) return null;
-    this.#ctx.tracer.note(`${server.host} requires authentication; getting credentials and reconnecting`);
-    const creds = await completeCredentials(this.#ctx.host, account, server, null, this.#interactive);
+    // Looked up (or asked for) once: the next message of a flush that meets the same 530 is not asked again.
+    let creds: Credentials | null = null;
+    if (!this.#onDemandTried) {
+      this.#onDemandTried = true;
+      this.#ctx.tracer.note(`${server.host} requires authentication; getting credentials and reconnecting`);
+      creds = await completeCredentials(this.#ctx.host, account, server, null, this.#interactive);
+    }
     if (creds === null) {
       throw new AuthError(
         `${server.host}:${server.port} requires authentication (${(err as Error).message}), and there are no credentials for it: ${
