@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { RecipientResult } from "./options.ts";
+
 /** The stage of an SMTP session an error or reply belongs to. */
 export type SmtpPhase =
   | "connect"
@@ -173,16 +175,23 @@ export class ReplyError extends SmtpError {
   /** The reply's text lines, without the code. */
   readonly lines: readonly string[];
   /**
+   * When no recipient (or, with the `"all"` policy, not every recipient) was
+   * accepted: each refused recipient with the server's reply to its RCPT.
+   */
+  readonly rejected?: readonly RecipientResult[];
+  /**
    * Creates the error.
    *
    * @param message Description including the server's text.
    * @param reply The server's reply.
    * @param phase The stage the reply answered.
+   * @param rejected The refused recipients, for a refusal of the recipients.
    */
   constructor(
     message: string,
     reply: { readonly code: number; readonly enhanced: string | null; readonly lines: readonly string[] },
     phase: SmtpPhase,
+    rejected?: readonly RecipientResult[],
   ) {
     super(message, {
       phase,
@@ -191,6 +200,7 @@ export class ReplyError extends SmtpError {
       temporary: reply.code >= 400 && reply.code < 500,
     });
     this.lines = reply.lines;
+    if (rejected !== undefined) this.rejected = rejected;
   }
 }
 

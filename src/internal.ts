@@ -20,3 +20,5 @@ export { assertDisplayName, flattenAddresses } from "./message/address.ts";
 export { parseHeaderBlock } from "./message/headers.ts";
 export { collectBytes } from "./protocol/bytes.ts";
 export { envelopeIdValue } from "./protocol/xtext.ts";
+export { SUPPORTED_MECHANISMS } from "./sasl/select.ts";
+export { defaultEndpoint } from "./options.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Connector, TlsInfo } from "../deps.ts";
-import type { Capabilities, Reply } from "./protocol/types.ts";
+import type { Capabilities, DsnNotify, Reply } from "./protocol/types.ts";
 
 /**
  * How the connection is secured.
@@ -14,6 +14,26 @@ import type { Capabilities, Reply } from "./protocol/types.ts";
  * - `"none"`: never TLS.
  */
 export type TlsMode = "implicit" | "starttls-required" | "starttls-opportunistic" | "none";
+
+/**
+ * The port and TLS mode of a session whose options leave them out, decided in
+ * one place for the client and the CLI: the port is 465 with implicit TLS,
+ * else 587 when authenticating, else 25; the TLS mode is implicit on port
+ * 465, else STARTTLS required when authenticating, else STARTTLS when offered.
+ *
+ * @param port The configured port, if any.
+ * @param tls The configured TLS mode, if any.
+ * @param authenticating Whether the session is set up to authenticate.
+ * @returns Both, decided.
+ */
+export function defaultEndpoint(
+  port: number | undefined,
+  tls: TlsMode | undefined,
+  authenticating: boolean,
+): { readonly port: number; readonly tls: TlsMode } {
+  const mode: TlsMode = tls ?? (port === 465 ? "implicit" : authenticating ? "starttls-required" : "starttls-opportunistic");
+  return { port: port ?? (mode === "implicit" ? 465 : authenticating ? 587 : 25), tls: mode };
+}
 
 /** Deadlines in milliseconds, per stage (RFC 5321 §4.5.3.2), each measured as total time for the stage. */
 export interface Timeouts {
@@ -158,8 +178,8 @@ export interface ClientOptions {
   readonly random?: (bytes: Uint8Array) => Uint8Array;
 }
 
-/** DSN request for one recipient (RFC 3461). */
-export type DsnNotify = "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[];
+/** DSN request for one recipient (RFC 3461); declared by the protocol core. */
+export type { DsnNotify };
 
 /** A recipient with per-recipient options. */
 export interface RecipientSpec {

@@ -26,9 +26,11 @@ export { queueMessage } from "./queue/message.ts";
 export { formatEntries } from "./queue/format.ts";
 export type {
   BackoffOptions,
+  ClientOptionsFor,
   DeliverFunction,
   FlushItem,
   FlushOptions,
+  FlushWithOptions,
   FlushOutcome,
   FlushProgress,
   FlushSummary,

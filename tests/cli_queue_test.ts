@@ -289,3 +289,47 @@ describe("a queued message remembers where it was going", () => {
     assert.equal(up.sessions[0]!.connect.port, 2525);
   });
 });
+
+describe("-q rides Queue.flushWith: one connection per account", () => {
+  const RC = ["hostname mx.example.org:25", "identity me@a.example", "  hostname mx.a.example:25", ""].join("\n");
+  const msg = (from: string, n: number) => `From: ${from}\nTo: you@example.net\nSubject: n${n}\n\nbody ${n}\n`;
+
+  test("three entries of one account and two of another: two connections, each carrying its account's messages", async () => {
+    const host = rcHost(RC, "");
+    const srv = fakeSmtp();
+    const senders = ["me@a.example", "other@example.org", "me@a.example", "other@example.org", "me@a.example"];
+    for (const [i, from] of senders.entries()) {
+      const h = sameFiles(host, msg(from, i));
+      assert.equal(await main(["-odq", "-t"], { host: h, connector: srv.connector, now: NOW }), 0, h.stderr);
+    }
+    assert.equal((await idsIn(host, DEFAULT_QDIR)).length, 5);
+    assert.equal(await main(["-q"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(srv.sessions.length, 2, "one connection per account, not one per entry");
+    const byHost = new Map(srv.sessions.map((s) => [s.connect.hostname, s.messages.map((m) => m.from)]));
+    assert.deepEqual(byHost.get("mx.a.example"), ["me@a.example", "me@a.example", "me@a.example"]);
+    assert.deepEqual(byHost.get("mx.example.org"), ["other@example.org", "other@example.org"]);
+    assert.deepEqual(await idsIn(host, DEFAULT_QDIR), []);
+  });
+
+  test("530 during -q: credentials asked for once, one reconnect with AUTH, every entry sent over it", async () => {
+    const rc = "hostname mx.example.org:587\n";
+    const host = new FakeHost({
+      files: { [`${HOME}/.smtpsendrc`]: { text: rc, mode: 0o600 } },
+      terminals: ["stderr"],
+      prompts: ["al", "typed-pw", "n"],
+    });
+    const srv = fakeSmtp({ starttls: true, requireAuth: true, users: { al: "typed-pw" } });
+    for (let i = 0; i < 3; i++) {
+      const h = sameFiles(host, msg("me@example.org", i));
+      assert.equal(await main(["--queue", "-t"], { host: h, connector: srv.connector, now: NOW }), 0, h.stderr);
+    }
+    assert.equal(await main(["-q"], { host, connector: srv.connector, now: NOW }), 0, host.stderr);
+    assert.equal(srv.sessions.length, 2, "the refused connection, then one authenticated connection");
+    assert.equal(srv.sessions[0]!.authUser, null);
+    assert.equal(srv.sessions[0]!.messages.length, 0);
+    assert.equal(srv.sessions[1]!.authUser, "al");
+    assert.equal(srv.sessions[1]!.messages.length, 3);
+    assert.equal(host.questions.length, 3, "user, password, and the offer to save: once for the whole flush");
+    assert.deepEqual(await idsIn(host, DEFAULT_QDIR), []);
+  });
+});

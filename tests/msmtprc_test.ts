@@ -370,3 +370,12 @@ test("parseMsmtprc() refuses a reversed range in a from pattern with a ConfigErr
     assert.equal(parseMsmtprc(`account a\nfrom ${from}\n`).accounts[0]?.from, from);
   }
 });
+
+test("parseMsmtprc(): a command named like an Object property (constructor, toString, __proto__) is an unknown command", () => {
+  for (const cmd of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(
+      () => parseMsmtprc(`account x\nhost h\n${cmd} on\n`, { file: "/h/.msmtprc" }),
+      configError(`/h/.msmtprc:3: Unknown command "${cmd}"`),
+    );
+  }
+});

@@ -782,3 +782,34 @@ async function hostTagOf(dir: string, queue: Queue): Promise<string> {
   });
   return tag;
 }
+
+describe("FlushItem.error and ReplyError.rejected", () => {
+  test("a deferred item carries what the delivery threw (maybeDelivered stays readable)", async () => {
+    const { queue } = setup();
+    const id = await queue.enqueue({ from: "a@x.test", to: ["b@y.test"] }, MSG);
+    const lost = new ConnectionError("Connection lost after the end of the message", { phase: "message", maybeDelivered: true });
+    const summary = await queue.flush({ force: true, deliver: failing(lost) });
+    assert.equal(summary.items.length, 1);
+    assert.equal(summary.items[0]!.id, id);
+    assert.equal(summary.items[0]!.outcome, "deferred");
+    assert.equal(summary.items[0]!.error, lost);
+  });
+
+  test("a refusal of every recipient (ReplyError with its typed rejected list) fails each recipient with its own reply", async () => {
+    const { queue } = setup();
+    await queue.enqueue({ from: "a@x.test", to: ["b@y.test", "c@y.test"] }, MSG);
+    const rejected = [rr("b@y.test", 550, "5.1.1 no such user", "5.1.1"), rr("c@y.test", 553, "5.7.1 not here", "5.7.1")];
+    const err = new ReplyError("No recipient accepted", { code: 550, enhanced: "5.1.1", lines: ["no"] }, "rcpt", rejected);
+    assert.deepEqual(err.rejected, rejected);
+    const summary = await queue.flush({ force: true, deliver: failing(err) });
+    const item = summary.items[0]!;
+    assert.equal(item.outcome, "failed");
+    assert.equal(item.error, err);
+    assert.deepEqual([...item.failed].sort(), ["b@y.test", "c@y.test"]);
+    const [entry] = await queue.list({ includeFailed: true });
+    assert.deepEqual(entry!.recipients.map((r) => [r.address, r.code, r.message]), [
+      ["b@y.test", 550, "5.1.1 no such user"],
+      ["c@y.test", 553, "5.7.1 not here"],
+    ]);
+  });
+});

@@ -318,3 +318,12 @@ test("parseRcfile() reads many escapes in one pass and treats a Unicode space ou
   const spaces = " \t".repeat(100_000);
   assert.equal(parseRcfile(`hostname${spaces}=${spaces}a.example${spaces}\n`).accounts[0]?.host, "a.example");
 });
+
+test("parseRcfile(): a keyword named like an Object property (constructor, toString, __proto__) is an unknown keyword", () => {
+  for (const word of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(
+      () => parseRcfile(`hostname h\n${word} on\n`, { file: "/h/.smtpsendrc" }),
+      configError(`/h/.smtpsendrc:2: Unknown keyword "${word}"`),
+    );
+  }
+});

@@ -21,7 +21,7 @@
 import { SmtpClient } from "../client.ts";
 import type { Account } from "../config/types.ts";
 import { AuthError, ConfigError } from "../errors.ts";
-import type { MessageData, OutgoingMessage, SendResult } from "../options.ts";
+import type { ClientOptions, MessageData, OutgoingMessage, SendResult } from "../options.ts";
 import type { CliContext } from "./context.ts";
 import {
   authOptions,
@@ -32,7 +32,7 @@ import {
   storedCredentials,
 } from "./credentials.ts";
 import { CliError, EX_DATAERR, isAuthRequired, noteKeywordStyle } from "./errors.ts";
-import { clientOptions, requiresAuthFor, serverOf } from "./resolve.ts";
+import { clientOptions, requiresAuthFor, type Server, serverOf } from "./resolve.ts";
 
 /** A stream that records whether anyone started reading it (so a retry knows it is still whole). */
 export class WatchedStream implements AsyncIterable<Uint8Array> {
@@ -101,7 +101,165 @@ export function maybeDeliveredNote(queuedAs: string): string {
 
 
 /**
- * Sends one message with the account's server and credentials.
+ * One account's way to connect, for the CLI: the credentials it needs (up
+ * front, or on demand after a 530), and the client options that follow. One
+ * per account and command, so credentials are looked up (or asked for) once
+ * however many messages go over its connections.
+ */
+export class AccountLink {
+  /** The account (after command-line overrides). */
+  readonly account: Account;
+  /** Its server, with the defaults decided. */
+  readonly server: Server;
+  readonly #ctx: CliContext;
+  readonly #interactive: boolean;
+  #creds: Credentials | null = null;
+  #options: Promise<ClientOptions> | null = null;
+  #onDemandTried = false;
+
+  /**
+   * @param ctx Host, connector, trace.
+   * @param account The account (after command-line overrides).
+   * @throws {ConfigError} When no server is configured.
+   */
+  constructor(ctx: CliContext, account: Account) {
+    this.#ctx = ctx;
+    this.account = account;
+    this.server = serverOf(account);
+    this.#interactive = canPrompt(ctx.host);
+  }
+
+  /**
+   * The options to connect with: with credentials when they are wanted up
+   * front or stored (decided once).
+   *
+   * @returns Client options.
+   * @throws {AuthError} When credentials are wanted but cannot be found.
+   */
+  options(): Promise<ClientOptions> {
+    this.#options ??= this.#firstOptions();
+    return this.#options;
+  }
+
+  async #firstOptions(): Promise<ClientOptions> {
+    const { account, server } = this;
+    if (account.auth === false) return await this.#withCredentials(null);
+    // A user name (--user, "username"/"user") means "authenticate as this user": its password is
+    // looked up now, never silently skipped to let the server refuse the mail later.
+    const upfront = account.auth === true || account.user !== undefined || requiresAuthFor(account, server.host);
+    const stored = await storedCredentials(this.#ctx.host, account, server);
+    if (!upfront && stored === null) return await this.#withCredentials(null);
+    const creds = await completeCredentials(this.#ctx.host, account, server, stored, this.#interactive);
+    if (creds === null) {
+      const user = stored?.user ?? account.user;
+      throw new AuthError(
+        `No ${user !== undefined ? `password for ${user} at` : "credentials for"} ${server.host}:${server.port}: ` +
+          noCredentialsHint(server, user),
+        { phase: "auth" },
+      );
+    }
+    return await this.#withCredentials(creds);
+  }
+
+  /**
+   * After a refusal: when it asks for authentication and none was given yet,
+   * the options with credentials (found now, or asked for at a terminal).
+   *
+   * @param err What sending threw.
+   * @returns Options to reconnect with, or `null` when the refusal stands.
+   * @throws {AuthError} When authentication is required and no credentials can be found.
+   */
+  async retryOptions(err: unknown): Promise<ClientOptions | null> {
+    const { account, server } = this;
+    if (this.#creds !== null || account.auth === false || !isAuthRequired(err)) return null;
+    // Looked up (or asked for) once: the next message of a flush that meets the same 530 is not asked again.
+    let creds: Credentials | null = null;
+    if (!this.#onDemandTried) {
+      this.#onDemandTried = true;
+      this.#ctx.tracer.note(`${server.host} requires authentication; getting credentials and reconnecting`);
+      creds = await completeCredentials(this.#ctx.host, account, server, null, this.#interactive);
+    }
+    if (creds === null) {
+      throw new AuthError(
+        `${server.host}:${server.port} requires authentication (${(err as Error).message}), and there are no credentials for it: ${
+          noCredentialsHint(server, account.user)
+        }`,
+        { phase: "auth", cause: err },
+      );
+    }
+    this.#options = this.#withCredentials(creds);
+    return await this.#options;
+  }
+
+  async #withCredentials(creds: Credentials | null): Promise<ClientOptions> {
+    const { host, tracer } = this.#ctx;
+    this.#creds = creds;
+    if (creds) tracer.addSecret(creds.secret, creds.user);
+    return await clientOptions(this.account, {
+      host,
+      connector: this.#ctx.connector,
+      ...(tracer.hook ? { trace: tracer.hook } : {}),
+      ...(creds ? { auth: authOptions(this.account, creds) } : {}),
+    });
+  }
+
+  /** After a message went out: offers to save credentials typed at the prompt (once). */
+  async offerToSave(): Promise<void> {
+    const creds = this.#creds;
+    if (!creds?.prompted) return;
+    this.#creds = { ...creds, prompted: false };
+    const host = this.#ctx.host;
+    try {
+      const file = await offerToSave(host, this.server, creds, this.#interactive);
+      if (file) host.writeStderr(`smtpsend: credentials saved to ${file}\n`);
+    } catch (e) {
+      host.writeStderr(`smtpsend: warning: credentials not saved: ${(e as Error)?.message ?? e}\n`);
+    }
+  }
+}
+
+/**
+ * Connects the library's client; bad options (reported by the library as
+ * `TypeError`/`RangeError`) came from the configuration here.
+ *
+ * @param options Client options.
+ * @returns The connected client.
+ * @throws {ConfigError} On bad options; {@link SmtpError} when connecting fails.
+ */
+export async function connectClient(options: ClientOptions): Promise<SmtpClient> {
+  let client: SmtpClient;
+  try {
+    client = new SmtpClient(options);
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new ConfigError(e.message, { cause: e });
+    throw e;
+  }
+  await client.connect();
+  return client;
+}
+
+/**
+ * Connects with the library's client, sends one message and quits: the
+ * library's `send()`, with its argument errors named as the CLI's (bad
+ * options came from the configuration, a bad message from the input).
+ */
+async function sendOnce(options: ClientOptions, message: OutgoingMessage): Promise<SendResult> {
+  const client = await connectClient(options);
+  try {
+    return await client.send(message);
+  } catch (e) {
+    // …and a bad message (a line over 998 octets, an invalid address) the same way.
+    if (e instanceof TypeError || e instanceof RangeError) throw new CliError(e.message, EX_DATAERR, { cause: e });
+    throw e;
+  } finally {
+    await client.quit();
+  }
+}
+
+/**
+ * Sends one message with the account's server and credentials, getting
+ * credentials and reconnecting once when the server asks for
+ * authentication before any of the message was read.
  *
  * @param ctx Host, connector, trace.
  * @param account The account (after command-line overrides).
@@ -111,89 +269,21 @@ export function maybeDeliveredNote(queuedAs: string): string {
  */
 export async function sendSmtp(ctx: CliContext, account: Account, message: OutgoingMessage): Promise<SendResult> {
   try {
-    return await sendWithAccount(ctx, account, message);
+    const link = new AccountLink(ctx, account);
+    const w = watched(message.data);
+    let result: SendResult;
+    try {
+      result = await sendOnce(await link.options(), { ...message, data: w.data });
+    } catch (err) {
+      const again = w.started() ? null : await link.retryOptions(err);
+      if (again === null) throw err;
+      result = await sendOnce(again, { ...message, data: w.data });
+    }
+    await link.offerToSave();
+    return result;
   } catch (e) {
     // So that the error line names msmtp keywords for an msmtprc account.
     noteKeywordStyle(e, account.source.format);
     throw e;
   }
-}
-
-async function sendWithAccount(ctx: CliContext, account: Account, message: OutgoingMessage): Promise<SendResult> {
-  const { host, tracer } = ctx;
-  const server = serverOf(account);
-  const interactive = canPrompt(host);
-  let creds: Credentials | null = null;
-  if (account.auth !== false) {
-    // A user name (--user, "username"/"user") means "authenticate as this user": its password is
-    // looked up now, never silently skipped to let the server refuse the mail later.
-    const upfront = account.auth === true || account.user !== undefined || requiresAuthFor(account, server.host);
-    const stored = await storedCredentials(host, account, server);
-    if (upfront || stored !== null) {
-      creds = await completeCredentials(host, account, server, stored, interactive);
-      if (creds === null) {
-        const user = stored?.user ?? account.user;
-        throw new AuthError(
-          `No ${user !== undefined ? `password for ${user} at` : "credentials for"} ${server.host}:${server.port}: ` +
-            noCredentialsHint(server, user),
-          { phase: "auth" },
-        );
-      }
-    }
-  }
-  const w = watched(message.data);
-  const attempt = async (c: Credentials | null): Promise<SendResult> => {
-    if (c) tracer.addSecret(c.secret, c.user);
-    const options = await clientOptions(account, {
-      host,
-      connector: ctx.connector,
-      ...(tracer.hook ? { trace: tracer.hook } : {}),
-      ...(c ? { auth: authOptions(account, c) } : {}),
-    });
-    let client: SmtpClient;
-    try {
-      client = new SmtpClient(options);
-    } catch (e) {
-      // The library reports bad options as TypeError/RangeError: here they came from the configuration.
-      if (e instanceof TypeError || e instanceof RangeError) throw new ConfigError(e.message, { cause: e });
-      throw e;
-    }
-    await client.connect();
-    try {
-      return await client.send({ ...message, data: w.data });
-    } catch (e) {
-      // …and a bad message (a line over 998 octets, an invalid address) the same way.
-      if (e instanceof TypeError || e instanceof RangeError) throw new CliError(e.message, EX_DATAERR, { cause: e });
-      throw e;
-    } finally {
-      await client.quit();
-    }
-  };
-
-  let result: SendResult;
-  try {
-    result = await attempt(creds);
-  } catch (err) {
-    if (creds !== null || account.auth === false || !isAuthRequired(err) || w.started()) throw err;
-    tracer.note(`${server.host} requires authentication; getting credentials and reconnecting`);
-    creds = await completeCredentials(host, account, server, null, interactive);
-    if (creds === null) {
-      throw new AuthError(
-        `${server.host}:${server.port} requires authentication (${(err as Error).message}), and there are no credentials for it: ${
-          noCredentialsHint(server, account.user)
-        }`,
-        { phase: "auth", cause: err },
-      );
-    }
-    result = await attempt(creds);
-  }
-  if (creds?.prompted) {
-    try {
-      const file = await offerToSave(host, server, creds, interactive);
-      if (file) host.writeStderr(`smtpsend: credentials saved to ${file}\n`);
-    } catch (e) {
-      host.writeStderr(`smtpsend: warning: credentials not saved: ${(e as Error)?.message ?? e}\n`);
-    }
-  }
-  return result;
 }

@@ -87,16 +87,6 @@ export function usageError(message: string): CliError {
   return new CliError(message, EX_USAGE);
 }
 
-interface Rejected {
-  readonly code: number;
-  readonly enhancedCode: string | null;
-}
-
-function rejectedOf(err: unknown): readonly Rejected[] {
-  const r = (err as { rejected?: unknown }).rejected;
-  return Array.isArray(r) ? (r as Rejected[]) : [];
-}
-
 const DNS_CODES = new Set(["ENOTFOUND", "EAI_NONAME", "EAI_NODATA", "EAI_FAIL"]);
 const DNS_TEXT = /getaddrinfo ENOTFOUND|Name or service not known|nodename nor servname|No address associated with hostname|failed to lookup address|dns error|could not resolve/i;
 
@@ -152,7 +142,7 @@ export function exitCodeFor(err: unknown): number {
         return EX_NOPERM;
       case "rcpt": {
         if (isAuthRequired(err)) return EX_NOPERM;
-        const rejected = rejectedOf(err);
+        const rejected = err.rejected ?? [];
         if (rejected.some((r) => r.code >= 400 && r.code < 500)) return EX_TEMPFAIL;
         if (rejected.length > 0 && rejected.every((r) => r.enhancedCode === "5.1.1")) return EX_NOUSER;
         if (rejected.length === 0 && err.enhancedCode === "5.1.1") return EX_NOUSER;

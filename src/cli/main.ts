@@ -79,21 +79,15 @@ async function run(args: CliArgs, io: CliIo, tracer: Tracer): Promise<number> {
   };
   for (const flag of args.ignored) tracer.note(`ignoring ${flag}`);
   if (args.mode === "newaliases") return EX_OK;
-  const { loadConfig, selectAccount } = await import("../config/account.ts");
+  const { loadConfig } = await import("../config/account.ts");
   const config = await loadConfig(io.host, args.configFile !== undefined ? { configPath: args.configFile } : {});
   if (config.file !== null) tracer.note(`configuration: ${config.file} (${config.format})`);
   for (const w of config.warnings) tracer.note(`warning: ${w}`);
 
   if (args.pretend) {
-    const { applyOverrides, serverOf } = await import("./resolve.ts");
+    const { accountFor, serverOf } = await import("./resolve.ts");
     const { formatPretend, authinfoSource } = await import("./pretend.ts");
-    const account = applyOverrides(
-      selectAccount(config, {
-        ...(args.account !== undefined ? { account: args.account } : {}),
-        ...(args.sender !== undefined ? { sender: args.sender } : {}),
-      }),
-      args,
-    );
+    const account = accountFor(config, args);
     let server;
     try {
       server = serverOf(account);

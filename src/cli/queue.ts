@@ -32,14 +32,14 @@
  *
  * @module
  */
-import { type Config, selectAccount } from "../config/account.ts";
+import type { Config } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
 import type { OutgoingMessage, SendResult } from "../options.ts";
-import type { FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
+import type { FlushItem, FlushSummary, Queue, QueueEntry, QueueEnvelope } from "../queue.ts";
 import type { CliContext } from "./context.ts";
-import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
+import { AccountLink, maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts";
 import { CliError, EX_DATAERR, EX_NOINPUT, EX_NOUSER, EX_OK, EX_TEMPFAIL, errorLine, exitCodeFor } from "./errors.ts";
-import { applyOverrides, applyQueuedServer, oneOffServer } from "./resolve.ts";
+import { accountForEntry, oneOffServer } from "./resolve.ts";
 
 /** The block of settings before the first `identity` of an esmtp-format file, when it has any. */
 function topLevelBlock(config: Config): Account | undefined {
@@ -148,19 +148,6 @@ export async function enqueue(ctx: CliContext, config: Config, account: Account,
 }
 
 /**
- * The account to deliver a queued entry with: its stored name, else by
- * sender; then the entry's one-off server settings; then this command
- * line's options (`smtpsend -q --host other` still redirects the flush).
- */
-function accountFor(ctx: CliContext, config: Config, entry: QueueEntry): Account {
-  const named = entry.account !== null && config.accounts.some((a) => a.name === entry.account);
-  const account = named
-    ? selectAccount(config, { account: entry.account! })
-    : selectAccount(config, { sender: entry.from });
-  return applyOverrides(applyQueuedServer(account, entry.server, entry.id), ctx.args);
-}
-
-/**
  * `--queue-on-failure`: queue, then try to send that entry at once.
  *
  * @param ctx The environment.
@@ -181,7 +168,7 @@ export async function sendOrQueue(ctx: CliContext, config: Config, account: Acco
     force: true,
     deliver: async (entry, data, pending) => {
       try {
-        lastResult = await sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending));
+        lastResult = await sendSmtp(ctx, accountForEntry(config, ctx.args, entry), queueMessage(entry, data, pending));
         return lastResult;
       } catch (e) {
         lastError = e;
@@ -274,8 +261,72 @@ export async function runQueueRemove(ctx: CliContext, config: Config): Promise<n
 }
 
 /**
+ * The accounts of a flush: one {@link AccountLink} per account (its
+ * credentials found, or asked for, once), and the key by which entries of
+ * the same account share a connection.
+ */
+class FlushAccounts {
+  readonly #ctx: CliContext;
+  readonly #config: Config;
+  readonly #links = new Map<string, AccountLink>();
+  readonly #keys = new Map<string, string>();
+  readonly #sent = new Set<string>();
+
+  constructor(ctx: CliContext, config: Config) {
+    this.#ctx = ctx;
+    this.#config = config;
+  }
+
+  /** Entries sent with the same account (the same configured account, the same one-off settings) share a key. */
+  keyOf(entry: QueueEntry): string {
+    let key = this.#keys.get(entry.id);
+    if (key === undefined) {
+      const account = accountForEntry(this.#config, this.#ctx.args, entry);
+      key = JSON.stringify([account.name, account.source.file, account.source.line, entry.server]);
+      this.#keys.set(entry.id, key);
+      if (!this.#links.has(key)) this.#links.set(key, new AccountLink(this.#ctx, account));
+    }
+    return key;
+  }
+
+  /** The entry's account link. */
+  linkOf(entry: QueueEntry): AccountLink {
+    return this.#links.get(this.keyOf(entry))!;
+  }
+
+  /** Notes the entries that went out (credentials typed for them may be saved). */
+  noteSent(items: readonly FlushItem[]): void {
+    for (const item of items) {
+      const key = this.#keys.get(item.id);
+      if (item.outcome === "sent" && key !== undefined) this.#sent.add(key);
+    }
+  }
+
+  /** Offers to save credentials typed at the prompt, for accounts that sent something. */
+  async offerToSave(): Promise<void> {
+    for (const key of this.#sent) await this.#links.get(key)!.offerToSave();
+  }
+}
+
+/** Prints the failed and deferred entries of a flush, and the recipients refused. */
+function reportFlush(ctx: CliContext, summary: FlushSummary): void {
+  for (const item of summary.items) {
+    if (item.outcome === "failed" || item.outcome === "deferred") {
+      ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
+      // A failed entry's reason already says it; a deferred one is sent again by a later flush.
+      if (mayHaveBeenDelivered(item.error) && item.outcome === "deferred") {
+        ctx.host.writeStderr(`smtpsend: ${item.id}: ${maybeDeliveredNote(item.id).replace(/^smtpsend: /, "")}`);
+      }
+    }
+    for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);
+  }
+}
+
+/**
  * `-q`, `--flush`: tries every entry of every queue directory now, each with
- * the account recorded in it.
+ * the account recorded in it, through `Queue.flushWith`: one connection per
+ * account, reused for its entries (and reopened with credentials when the
+ * server asks for authentication).
  *
  * @param ctx The environment.
  * @param config The configuration.
@@ -283,23 +334,16 @@ export async function runQueueRemove(ctx: CliContext, config: Config): Promise<n
  *   status when one could not be read; else 75 when some stay deferred.
  */
 export async function runFlush(ctx: CliContext, config: Config): Promise<number> {
-  const { queueMessage } = await import("../queue.ts");
   const totals = { sent: 0, deferred: 0, failed: 0, skipped: 0 };
   let dirCode = EX_OK;
-  const maybeDelivered = new Set<string>();
+  const accounts = new FlushAccounts(ctx, config);
   for (const dir of await allQueueDirs(ctx, config)) {
     let summary: FlushSummary;
     try {
-      summary = await (await queueAt(ctx, dir)).flush({
+      summary = await (await queueAt(ctx, dir)).flushWith((_, entry) => accounts.linkOf(entry).options(), {
         force: true,
-        deliver: async (entry, data, pending) => {
-          try {
-            return await sendSmtp(ctx, accountFor(ctx, config, entry), queueMessage(entry, data, pending));
-          } catch (e) {
-            if (mayHaveBeenDelivered(e)) maybeDelivered.add(entry.id);
-            throw e;
-          }
-        },
+        connectionKey: (entry) => accounts.keyOf(entry),
+        retryWith: (error, entry) => accounts.linkOf(entry).retryOptions(error),
         onProgress: (p) => {
           if (p.type === "result") ctx.tracer.note(`${p.id}: ${p.outcome}${p.reason ? ` (${p.reason})` : ""}`);
         },
@@ -309,20 +353,14 @@ export async function runFlush(ctx: CliContext, config: Config): Promise<number>
       if (dirCode === EX_OK) dirCode = exitCodeFor(e);
       continue;
     }
-    for (const item of summary.items) {
-      if (item.outcome === "failed" || item.outcome === "deferred") {
-        ctx.host.writeStderr(`smtpsend: ${item.id}: ${item.outcome}${item.reason ? `: ${item.reason}` : ""}\n`);
-        if (maybeDelivered.has(item.id) && item.outcome === "deferred") {
-          ctx.host.writeStderr(`smtpsend: ${item.id}: ${maybeDeliveredNote(item.id).replace(/^smtpsend: /, "")}`);
-        }
-      }
-      for (const r of item.failed) ctx.host.writeStderr(`smtpsend: ${item.id}: <${r}> refused\n`);
-    }
+    reportFlush(ctx, summary);
+    accounts.noteSent(summary.items);
     totals.sent += summary.sent;
     totals.deferred += summary.deferred;
     totals.failed += summary.failed;
     totals.skipped += summary.skipped;
   }
+  await accounts.offerToSave();
   ctx.tracer.note(`flush: ${totals.sent} sent, ${totals.deferred} deferred, ${totals.failed} failed, ${totals.skipped} skipped`);
   if (totals.failed > 0) return EX_DATAERR;
   if (dirCode !== EX_OK) return dirCode;

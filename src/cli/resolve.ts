@@ -17,79 +17,34 @@
  * @module
  */
 import type { Connector, Host } from "../../deps.ts";
-import { requireHost } from "../config/account.ts";
+import { type Config, requireHost, selectAccount } from "../config/account.ts";
 import { shellCommand } from "../config/passwordeval.ts";
 import type { Account, TlsMode } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
-import { type AuthOptions, type ClientOptions, DEFAULT_TIMEOUTS, type Timeouts, type TraceEvent } from "../options.ts";
-import type { QueueServer } from "../queue/types.ts";
+import {
+  type AuthOptions,
+  type ClientOptions,
+  DEFAULT_TIMEOUTS,
+  defaultEndpoint,
+  type Timeouts,
+  type TraceEvent,
+} from "../options.ts";
+import type { QueueEntry, QueueServer } from "../queue/types.ts";
 import type { CliArgs } from "./args.ts";
 import { cliRemedy } from "./errors.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
- * The account with the command-line options (`--host`, `--port`, `--tls`,
+ * The server settings the command line gives (`--host`, `--port`, `--tls`,
  * `--user`, `--auth`, `--password-eval`, `--ca-file`, `--cert-file`,
  * `--key-file`, `--helo`, `--allow-plaintext-auth`, `--tls-no-verify`,
- * `--timeout`, `--queue`) applied over it.
- *
- * @param account The account chosen from the configuration.
- * @param args The command line.
- * @returns A new account.
+ * `--timeout`), in the form a queue entry keeps them: a password command is
+ * kept as the command, never its output.
  */
-export function applyOverrides(account: Account, args: CliArgs): Account {
-  const a: Mutable<Account> = { ...account };
-  if (args.host !== undefined) {
-    a.host = args.host;
-    // A server named on the command line does not inherit the account's port or TLS name.
-    if (account.host !== undefined && account.host !== args.host) {
-      delete a.port;
-      delete a.servername;
-    }
-  }
-  if (args.port !== undefined) a.port = args.port;
-  if (args.tls !== undefined) a.tls = args.tls;
-  if (args.user !== undefined) a.user = args.user;
-  if (args.auth !== undefined) {
-    a.auth = args.auth.auth;
-    if (args.auth.method !== undefined) a.authMethod = args.auth.method;
-  }
-  if (args.passwordEval !== undefined) {
-    a.passwordEval = shellCommand(args.passwordEval, "--password-eval");
-    delete a.password;
-  }
-  if (args.caFile !== undefined) a.caFile = args.caFile;
-  if (args.certFile !== undefined) a.certFile = args.certFile;
-  if (args.keyFile !== undefined) a.keyFile = args.keyFile;
-  if (args.helo !== undefined) a.helo = args.helo;
-  if (args.allowPlaintextAuth) a.allowPlaintextAuth = true;
-  if (args.tlsNoVerify) a.tlsVerify = false;
-  if (args.timeoutMs !== undefined) a.timeoutMs = args.timeoutMs;
-  return Object.freeze(a);
-}
-
-/**
- * The one-off server settings of a command line, for a queue entry
- * (`--queue`, `--queue-on-failure`, `queue on`): what `--host`, `--port`,
- * `--tls`, `--user`, `--auth`, `--password-eval`, `--ca-file`,
- * `--cert-file`, `--key-file`, `--helo`, `--allow-plaintext-auth`,
- * `--tls-no-verify` and `--timeout` set, and the host and port when the
- * server came from `SMTPSERVER`. No secrets: a password command is kept as
- * the command, never its output. The configuration file's own settings are
- * not copied: the account is looked up again at flush time.
- *
- * @param args The command line.
- * @param account The account after {@link applyOverrides}.
- * @param hostFromEnv Whether the account's server came from `SMTPSERVER`.
- * @returns The settings, or `undefined` when there are none.
- */
-export function oneOffServer(args: CliArgs, account: Account, hostFromEnv: boolean): QueueServer | undefined {
+function commandLineServer(args: CliArgs): Mutable<QueueServer> {
   const s: Mutable<QueueServer> = {};
-  if ((args.host !== undefined || hostFromEnv) && account.host !== undefined) {
-    s.host = account.host;
-    if (account.port !== undefined) s.port = account.port;
-  }
+  if (args.host !== undefined) s.host = args.host;
   if (args.port !== undefined) s.port = args.port;
   if (args.tls !== undefined) s.tls = args.tls;
   if (args.user !== undefined) s.user = args.user;
@@ -97,7 +52,7 @@ export function oneOffServer(args: CliArgs, account: Account, hostFromEnv: boole
     s.auth = args.auth.auth;
     if (args.auth.method !== undefined) s.authMethod = args.auth.method;
   }
-  if (args.passwordEval !== undefined && account.passwordEval !== undefined) s.passwordCommand = [...account.passwordEval.argv];
+  if (args.passwordEval !== undefined) s.passwordCommand = shellCommand(args.passwordEval).argv;
   if (args.caFile !== undefined) s.caFile = args.caFile;
   if (args.certFile !== undefined) s.certFile = args.certFile;
   if (args.keyFile !== undefined) s.keyFile = args.keyFile;
@@ -105,22 +60,20 @@ export function oneOffServer(args: CliArgs, account: Account, hostFromEnv: boole
   if (args.allowPlaintextAuth) s.allowPlaintextAuth = true;
   if (args.tlsNoVerify) s.tlsVerify = false;
   if (args.timeoutMs !== undefined) s.timeoutMs = args.timeoutMs;
-  return Object.keys(s).length === 0 ? undefined : s;
+  return s;
 }
 
 /**
- * The account with a queue entry's one-off server settings applied over it
- * (the same rules as {@link applyOverrides}: a different host does not
- * inherit the account's port or TLS name; a password command replaces the
- * configured password).
+ * The account with server settings applied over it: a different host does
+ * not inherit the account's port or TLS name; a password command replaces
+ * the configured password.
  *
- * @param account The account looked up again for the entry.
- * @param server The entry's settings.
- * @param id The entry's id (named in password command errors).
+ * @param account The account.
+ * @param server The settings (from the command line or a queue entry).
+ * @param passwordOrigin Where a password command came from (named in its errors).
  * @returns A new account.
  */
-export function applyQueuedServer(account: Account, server: QueueServer | null, id: string): Account {
-  if (server === null) return account;
+function applyServer(account: Account, server: QueueServer, passwordOrigin: string): Account {
   const a: Mutable<Account> = { ...account };
   if (server.host !== undefined) {
     a.host = server.host;
@@ -140,13 +93,86 @@ export function applyQueuedServer(account: Account, server: QueueServer | null, 
   if (server.auth !== undefined) a.auth = server.auth;
   if (server.authMethod !== undefined) a.authMethod = server.authMethod;
   if (server.passwordCommand !== undefined) {
-    a.passwordEval = { argv: [...server.passwordCommand], origin: `--password-eval, kept in queue entry ${id}` };
+    a.passwordEval = { argv: [...server.passwordCommand], origin: passwordOrigin };
     delete a.password;
   }
   if (server.allowPlaintextAuth !== undefined) a.allowPlaintextAuth = server.allowPlaintextAuth;
   if (server.helo !== undefined) a.helo = server.helo;
   if (server.timeoutMs !== undefined) a.timeoutMs = server.timeoutMs;
   return Object.freeze(a);
+}
+
+/**
+ * The account with the command-line server options applied over it (see
+ * {@link commandLineServer} for the list).
+ *
+ * @param account The account chosen from the configuration.
+ * @param args The command line.
+ * @returns A new account.
+ */
+export function applyOverrides(account: Account, args: CliArgs): Account {
+  return applyServer(account, commandLineServer(args), "--password-eval");
+}
+
+/**
+ * The account a command uses: the one `-a`/`--account` names, else the one
+ * whose `from` matches the sender, else the default; with the command-line
+ * options over it. The one place where account selection and overrides meet.
+ *
+ * @param config The configuration.
+ * @param args The command line.
+ * @param sender The address that selects the account (default: `-f`).
+ * @returns The account, after overrides.
+ */
+export function accountFor(config: Config, args: CliArgs, sender: string | undefined = args.sender): Account {
+  return applyOverrides(
+    selectAccount(config, {
+      ...(args.account !== undefined ? { account: args.account } : {}),
+      ...(sender !== undefined ? { sender } : {}),
+    }),
+    args,
+  );
+}
+
+/**
+ * The account to deliver a queued entry with: its stored name, else by
+ * sender; then the entry's one-off server settings; then this command
+ * line's options (`smtpsend -q --host other` still redirects the flush).
+ *
+ * @param config The configuration.
+ * @param args The flushing command line.
+ * @param entry The queued entry.
+ * @returns The account, after both sets of overrides.
+ */
+export function accountForEntry(config: Config, args: CliArgs, entry: QueueEntry): Account {
+  const named = entry.account !== null && config.accounts.some((a) => a.name === entry.account);
+  const account = named ? selectAccount(config, { account: entry.account! }) : selectAccount(config, { sender: entry.from });
+  const queued = entry.server === null
+    ? account
+    : applyServer(account, entry.server, `--password-eval, kept in queue entry ${entry.id}`);
+  return applyOverrides(queued, args);
+}
+
+/**
+ * The one-off server settings of a command line, for a queue entry
+ * (`--queue`, `--queue-on-failure`, `queue on`): what the command line sets
+ * (see {@link commandLineServer}), and the host and port when the server
+ * came from `SMTPSERVER`. No secrets. The configuration file's own settings
+ * are not copied: the account is looked up again at flush time.
+ *
+ * @param args The command line.
+ * @param account The account after {@link applyOverrides}.
+ * @param hostFromEnv Whether the account's server came from `SMTPSERVER`.
+ * @returns The settings, or `undefined` when there are none.
+ */
+export function oneOffServer(args: CliArgs, account: Account, hostFromEnv: boolean): QueueServer | undefined {
+  const s = commandLineServer(args);
+  delete s.host;
+  if ((args.host !== undefined || hostFromEnv) && account.host !== undefined) {
+    s.host = account.host;
+    if (s.port === undefined && account.port !== undefined) s.port = account.port;
+  }
+  return Object.keys(s).length === 0 ? undefined : s;
 }
 
 /** Where to connect, with the defaults decided. */
@@ -176,9 +202,7 @@ export function wantsAuth(account: Account): boolean {
  */
 export function serverOf(account: Account): Server {
   const host = requireHost(account);
-  const port = account.port ?? (account.tls === "implicit" ? 465 : wantsAuth(account) ? 587 : 25);
-  const tls: TlsMode = account.tls ??
-    (port === 465 ? "implicit" : wantsAuth(account) ? "starttls-required" : "starttls-opportunistic");
+  const { port, tls } = defaultEndpoint(account.port, account.tls, wantsAuth(account));
   return { host, port, tls, tlsDefault: account.tls === undefined };
 }
 

@@ -30,7 +30,7 @@
  * @module
  */
 import { collectBytes } from "../protocol/bytes.ts";
-import { type Config, selectAccount } from "../config/account.ts";
+import type { Config } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
 import { assertDisplayName } from "../message/address.ts";
 import { prepareRaw } from "../message/envelope.ts";
@@ -41,7 +41,7 @@ import { maybeDeliveredNote, mayHaveBeenDelivered, sendSmtp } from "./deliver.ts
 import { CliError, EX_CONFIG, EX_DATAERR, EX_NOINPUT, EX_OK, EX_TEMPFAIL, EX_USAGE, errorLine, exitCodeFor, usageError } from "./errors.ts";
 import { headerSender, peekHeader } from "./input.ts";
 import { deliverLocal } from "./mda.ts";
-import { applyOverrides } from "./resolve.ts";
+import { accountFor } from "./resolve.ts";
 
 function hasPattern(s: string): boolean {
   return /[*?[]/.test(s);
@@ -144,13 +144,7 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
   const inputSize = await regularFileInputSize(ctx);
   const peeked = await peekHeader(stdinOf(ctx));
   const selectBy = args.sender ?? headerSender(peeked.fields);
-  const account = applyOverrides(
-    selectAccount(config, {
-      ...(args.account !== undefined ? { account: args.account } : {}),
-      ...(selectBy !== undefined ? { sender: selectBy } : {}),
-    }),
-    args,
-  );
+  const account = accountFor(config, args, selectBy);
   if (account.forceSender !== undefined) {
     ctx.host.writeStderr(`smtpsend: warning: "force sender" is not supported yet and was ignored\n`);
   }
@@ -201,13 +195,7 @@ async function rawMessage(ctx: CliContext, config: Config): Promise<Ready> {
 async function composeMessage(ctx: CliContext, config: Config): Promise<Ready> {
   const { args, host } = ctx;
   if (args.readRecipients) throw usageError("-t reads recipients from a message on standard input; in compose mode name them as arguments");
-  const account = applyOverrides(
-    selectAccount(config, {
-      ...(args.account !== undefined ? { account: args.account } : {}),
-      ...(args.sender !== undefined ? { sender: args.sender } : {}),
-    }),
-    args,
-  );
+  const account = accountFor(config, args);
   const from = envelopeSender(ctx, account) ?? (account.from !== undefined && !hasPattern(account.from) ? account.from : undefined);
   if (from === undefined || from.trim() === "") {
     throw usageError("Compose mode needs a sender: give -f ADDRESS, or set the identity/from address in the configuration");

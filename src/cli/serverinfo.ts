@@ -4,14 +4,13 @@
  *
  * @module
  */
-import { SmtpClient } from "../client.ts";
-import { type Config, selectAccount } from "../config/account.ts";
+import type { Config } from "../config/account.ts";
 import type { Account } from "../config/types.ts";
-import { ConfigError } from "../errors.ts";
 import type { ServerInfo } from "../options.ts";
 import type { CliContext } from "./context.ts";
+import { connectClient } from "./deliver.ts";
 import { EX_OK, noteKeywordStyle } from "./errors.ts";
-import { applyOverrides, clientOptions, serverOf } from "./resolve.ts";
+import { accountFor, clientOptions, serverOf } from "./resolve.ts";
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
@@ -81,14 +80,7 @@ export function formatServerInfo(server: { host: string; port: number; tls: stri
  * @returns The exit status.
  */
 export async function runServerInfo(ctx: CliContext, config: Config): Promise<number> {
-  const { args } = ctx;
-  const account = applyOverrides(
-    selectAccount(config, {
-      ...(args.account !== undefined ? { account: args.account } : {}),
-      ...(args.sender !== undefined ? { sender: args.sender } : {}),
-    }),
-    args,
-  );
+  const account = accountFor(config, ctx.args);
   try {
     return await serverInfo(ctx, account);
   } catch (e) {
@@ -104,14 +96,7 @@ async function serverInfo(ctx: CliContext, account: Account): Promise<number> {
     connector: ctx.connector,
     ...(ctx.tracer.hook ? { trace: ctx.tracer.hook } : {}),
   });
-  let client: SmtpClient;
-  try {
-    client = new SmtpClient(options);
-  } catch (e) {
-    if (e instanceof TypeError || e instanceof RangeError) throw new ConfigError(e.message, { cause: e });
-    throw e;
-  }
-  await client.connect();
+  const client = await connectClient(options);
   try {
     ctx.host.writeStdout(formatServerInfo({ host: server.host, port: client.port, tls: client.tlsMode }, client.serverInfo));
   } finally {

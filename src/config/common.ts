@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { SUPPORTED_MECHANISMS as SASL_MECHANISMS } from "../sasl/select.ts";
 import type { FileInfo, Host } from "../../deps.ts";
 import { ConfigError, PermissionError } from "../errors.ts";
 import type { DsnNotify } from "./types.ts";
@@ -183,18 +184,23 @@ export function dsnReturnOf(value: string): "FULL" | "HDRS" | undefined {
   return undefined;
 }
 
-/** SASL mechanisms smtpsend implements (issue 4). */
-export const SUPPORTED_MECHANISMS: readonly string[] = Object.freeze([
-  "PLAIN",
-  "LOGIN",
-  "CRAM-MD5",
-  "SCRAM-SHA-1",
-  "SCRAM-SHA-256",
-  "XOAUTH2",
-  "OAUTHBEARER",
-  "NTLM",
-  "NTLMV1", // NTLM with NTLMv1 responses (Exim's spa; weak: only when named)
-]);
+/**
+ * A `timeout` value in whole seconds (both formats), as milliseconds.
+ *
+ * @param value The value.
+ * @returns Milliseconds, or `undefined` unless a positive whole number of seconds.
+ */
+export function timeoutMsOf(value: string): number | undefined {
+  const s = /^\d+$/.test(value) ? Number(value) : 0;
+  return s >= 1 ? s * 1000 : undefined;
+}
+
+/**
+ * The mechanism words a configuration file or `--auth` may name: the SASL
+ * layer's mechanisms (declared once, there) plus `NTLMV1`, NTLM with NTLMv1
+ * responses (Exim's spa; weak, so only when named).
+ */
+export const SUPPORTED_MECHANISMS: readonly string[] = Object.freeze([...SASL_MECHANISMS, "NTLMV1"]);
 
 type GlobToken =
   | { readonly kind: "char"; readonly ch: string }

@@ -43,7 +43,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { dsnNotifyOf, dsnReturnOf, expandHome, parseGlob, portOf } from "./common.ts";
+import { dsnNotifyOf, dsnReturnOf, expandHome, parseGlob, portOf, timeoutMsOf } from "./common.ts";
 import { shellCommand } from "./passwordeval.ts";
 import { parseAuthValue } from "./rcfile.ts";
 import type { Account, DsnNotify, ParsedConfig, PasswordCommand } from "./types.ts";
@@ -125,6 +125,156 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   proxy_port: "SOCKS proxies are not supported",
   socket: "local sockets are not supported",
   eval: "eval is not supported; write the commands out",
+};
+
+/** A table's own entry (never one inherited from `Object.prototype`, such as `constructor`). */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** `account NAME [: PARENT[,PARENT…]]`: a new account with its parents' settings, after the defaults. */
+function startAccount(
+  arg: string,
+  lineNo: number,
+  where: string,
+  accounts: AccountDef[],
+  byName: Map<string, AccountDef>,
+  defaults: Settings,
+): AccountDef {
+  const colon = arg.indexOf(":");
+  const name = trimArg(colon === -1 ? arg : arg.slice(0, colon));
+  if (name === "") throw new ConfigError(`${where}: Missing account name`);
+  if (/[:,]/.test(name)) throw new ConfigError(`${where}: An account name must not contain colons or commas`);
+  if (byName.has(name)) throw new ConfigError(`${where}: Account "${name}" is already defined`);
+  const explicit: Settings = {};
+  if (colon !== -1) {
+    for (const p of arg.slice(colon + 1).split(",")) {
+      const parentName = trimArg(p);
+      if (parentName === "") throw new ConfigError(`${where}: Missing account name after ":"`);
+      const parent = byName.get(parentName);
+      if (!parent) throw new ConfigError(`${where}: Account "${parentName}" is not (yet) defined`);
+      Object.assign(explicit, parent.explicit);
+    }
+  }
+  const def: AccountDef = { name, line: lineNo, explicit, effective: { ...defaults, ...explicit } };
+  accounts.push(def);
+  byName.set(name, def);
+  return def;
+}
+
+/**
+ * The commands msmtp has that smtpsend does not carry out: ignored with a
+ * warning naming the command, accepted only with the value smtpsend's
+ * behaviour matches, or refused with the reason.
+ *
+ * @returns `"ignored"` when the command is to be skipped, else `null` (go on).
+ * @throws {ConfigError} When it is refused.
+ */
+function refusal(cmd: string, arg: string, where: string, warnings: string[]): "ignored" | null {
+  if (IGNORED.has(cmd)) {
+    warnings.push(`${where}: "${cmd}" is ignored by smtpsend`);
+    return "ignored";
+  }
+  const allowed = own(DEFAULT_ONLY, cmd);
+  if (allowed) {
+    if (!allowed.includes(arg)) {
+      throw new ConfigError(
+        `${where}: "${cmd} ${arg}" is not supported by smtpsend; only "${cmd} ${allowed[0]}" (what smtpsend does) is accepted`,
+      );
+    }
+    return "ignored";
+  }
+  const why = own(UNSUPPORTED, cmd);
+  if (why !== undefined) throw new ConfigError(`${where}: "${cmd}" is not supported by smtpsend: ${why}`);
+  return null;
+}
+
+/** What a command's handler may touch: the current account's settings, and how to name things in messages. */
+interface Command {
+  readonly cmd: string;
+  /** `file:line`. */
+  readonly where: string;
+  readonly options: MsmtprcOptions;
+  /** Sets a setting of the current account (and records it as written there, for inheritance). */
+  set<K extends keyof Settings>(key: K, value: Settings[K]): void;
+  /** Marks the file as holding a secret. */
+  secret(): void;
+}
+
+type Handler = (arg: string, c: Command) => void;
+type TextSetting = "fromName" | "maildomain" | "user" | "password" | "ntlmDomain" | "servername";
+type FlagSetting = "autoFrom" | "tls" | "starttls" | "certcheck";
+type FileSetting = "certFile" | "keyFile";
+
+function needArg(arg: string, c: Command): void {
+  if (arg === "") throw new ConfigError(`${c.where}: Command "${c.cmd}" needs an argument`);
+}
+function invalid(arg: string, c: Command): ConfigError {
+  return new ConfigError(`${c.where}: Invalid argument "${arg}" for command "${c.cmd}"`);
+}
+const text = (key: TextSetting): Handler => (arg, c) => c.set(key, arg === "" ? null : arg);
+const flag = (key: FlagSetting): Handler => (arg, c) => c.set(key, onOff(arg, c.cmd, c.where));
+const fixed = (key: FlagSetting, value: boolean): Handler => (_, c) => c.set(key, value);
+const fileOf = (arg: string, c: Command): string | null => (arg === "" ? null : expandHome(arg, c.options.home));
+const file = (key: FileSetting): Handler => (arg, c) => c.set(key, fileOf(arg, c));
+const expanded = (key: "domain"): Handler => (arg, c) => c.set(key, arg === "" ? null : expandVars(arg, c.options.vars, c.where));
+/** A required argument that may be `off` (unset), else `parse` (`undefined`: invalid). */
+const offOr = <K extends "timeoutMs" | "dsnNotify" | "dsnReturn">(key: K, parse: (arg: string) => Settings[K] | undefined): Handler => (arg, c) => {
+  needArg(arg, c);
+  if (arg === "off") return c.set(key, null);
+  const value = parse(arg);
+  if (value === undefined) throw invalid(arg, c);
+  c.set(key, value);
+};
+
+/** The commands smtpsend carries out, one row each. */
+const COMMANDS: Readonly<Record<string, Handler>> = {
+  host: (arg, c) => {
+    needArg(arg, c);
+    c.set("host", arg);
+  },
+  port: (arg, c) => {
+    needArg(arg, c);
+    const p = /^\d+$/.test(arg) ? portOf(arg) : undefined;
+    if (p === undefined) throw invalid(arg, c);
+    c.set("port", p);
+  },
+  timeout: offOr("timeoutMs", timeoutMsOf),
+  connect_timeout: offOr("timeoutMs", timeoutMsOf),
+  protocol: (arg, c) => {
+    if (arg === "lmtp") throw new ConfigError(`${c.where}: "protocol lmtp" is not supported by smtpsend`);
+    if (arg !== "smtp") throw invalid(arg, c);
+  },
+  domain: expanded("domain"),
+  from: (arg, c) => {
+    const from = arg === "" ? null : expandVars(arg, c.options.vars, c.where);
+    const problem = from === null ? null : parseGlob(from).problem;
+    if (problem !== null) throw new ConfigError(`${c.where}: Invalid pattern "${from}" for command "from": ${problem}`);
+    c.set("from", from);
+  },
+  from_full_name: text("fromName"),
+  auto_from: flag("autoFrom"),
+  maildomain: text("maildomain"),
+  auth: (arg, c) => c.set("auth", parseAuthValue(arg, c.where)),
+  user: text("user"),
+  password: (arg, c) => {
+    text("password")(arg, c);
+    if (arg !== "") c.secret();
+  },
+  passwordeval: (arg, c) => c.set("passwordEval", arg === "" ? null : shellCommand(arg, c.where)),
+  ntlmdomain: text("ntlmDomain"),
+  tls: flag("tls"),
+  tls_starttls: flag("starttls"),
+  tls_nostarttls: fixed("starttls", false),
+  tls_trust_file: (arg, c) => c.set("caFile", arg === "system" ? null : fileOf(arg, c)),
+  tls_cert_file: file("certFile"),
+  tls_key_file: file("keyFile"),
+  tls_certcheck: flag("certcheck"),
+  tls_nocertcheck: fixed("certcheck", false),
+  tls_host_override: text("servername"),
+  dsn_notify: offOr("dsnNotify", dsnNotifyOf),
+  dsn_return: offOr("dsnReturn", dsnReturnOf),
+  pipelining: (arg, c) => c.set("pipelining", arg === "auto" ? true : onOff(arg, c.cmd, c.where)),
 };
 
 function expandVars(value: string, vars: MsmtpVars | undefined, where: string): string {
@@ -210,24 +360,7 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
       continue;
     }
     if (cmd === "account") {
-      const colon = arg.indexOf(":");
-      const name = trimArg(colon === -1 ? arg : arg.slice(0, colon));
-      if (name === "") throw new ConfigError(`${where}: Missing account name`);
-      if (/[:,]/.test(name)) throw new ConfigError(`${where}: An account name must not contain colons or commas`);
-      if (byName.has(name)) throw new ConfigError(`${where}: Account "${name}" is already defined`);
-      const explicit: Settings = {};
-      if (colon !== -1) {
-        for (const p of arg.slice(colon + 1).split(",")) {
-          const parentName = trimArg(p);
-          if (parentName === "") throw new ConfigError(`${where}: Missing account name after ":"`);
-          const parent = byName.get(parentName);
-          if (!parent) throw new ConfigError(`${where}: Account "${parentName}" is not (yet) defined`);
-          Object.assign(explicit, parent.explicit);
-        }
-      }
-      currentDef = { name, line: lineNo, explicit, effective: { ...defaults, ...explicit } };
-      accounts.push(currentDef);
-      byName.set(name, currentDef);
+      currentDef = startAccount(arg, lineNo, where, accounts, byName, defaults);
       current = currentDef.effective;
       continue;
     }
@@ -239,152 +372,23 @@ export function parseMsmtprc(text: string, options: MsmtprcOptions = {}): Parsed
       current = currentDef.effective;
     }
     const target = current;
-    const set = <K extends keyof Settings>(key: K, value: Settings[K]): void => {
-      target[key] = value;
-      if (currentDef) currentDef.explicit[key] = value;
-    };
-    const file_ = (v: string): string | null => (v === "" ? null : expandHome(v, options.home));
-    const needArg = (): void => {
-      if (arg === "") throw new ConfigError(`${where}: Command "${cmd}" needs an argument`);
-    };
-
-    if (IGNORED.has(cmd)) {
-      warnings.push(`${where}: "${cmd}" is ignored by smtpsend`);
-      continue;
-    }
-    const allowed = DEFAULT_ONLY[cmd];
-    if (allowed) {
-      if (!allowed.includes(arg)) {
-        throw new ConfigError(
-          `${where}: "${cmd} ${arg}" is not supported by smtpsend; only "${cmd} ${allowed[0]}" (what smtpsend does) is accepted`,
-        );
-      }
-      continue;
-    }
-    const why = UNSUPPORTED[cmd];
-    if (why !== undefined) throw new ConfigError(`${where}: "${cmd}" is not supported by smtpsend: ${why}`);
-
-    switch (cmd) {
-      case "host":
-        needArg();
-        set("host", arg);
-        break;
-      case "port": {
-        needArg();
-        const p = /^\d+$/.test(arg) ? portOf(arg) : undefined;
-        if (p === undefined) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "port"`);
-        set("port", p);
-        break;
-      }
-      case "timeout":
-      case "connect_timeout": {
-        needArg();
-        if (arg === "off") {
-          set("timeoutMs", null);
-          break;
-        }
-        const s = /^\d+$/.test(arg) ? Number(arg) : 0;
-        if (s < 1) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "${cmd}"`);
-        set("timeoutMs", s * 1000);
-        break;
-      }
-      case "protocol":
-        if (arg === "lmtp") throw new ConfigError(`${where}: "protocol lmtp" is not supported by smtpsend`);
-        if (arg !== "smtp") throw new ConfigError(`${where}: Invalid argument "${arg}" for command "protocol"`);
-        break;
-      case "domain":
-        set("domain", arg === "" ? null : expandVars(arg, options.vars, where));
-        break;
-      case "from": {
-        const from = arg === "" ? null : expandVars(arg, options.vars, where);
-        const problem = from === null ? null : parseGlob(from).problem;
-        if (problem !== null) throw new ConfigError(`${where}: Invalid pattern "${from}" for command "from": ${problem}`);
-        set("from", from);
-        break;
-      }
-      case "from_full_name":
-        set("fromName", arg === "" ? null : arg);
-        break;
-      case "auto_from":
-        set("autoFrom", onOff(arg, cmd, where));
-        break;
-      case "maildomain":
-        set("maildomain", arg === "" ? null : arg);
-        break;
-      case "auth": {
-        const a = parseAuthValue(arg, where);
-        set("auth", a);
-        break;
-      }
-      case "user":
-        set("user", arg === "" ? null : arg);
-        break;
-      case "password":
-        set("password", arg === "" ? null : arg);
-        if (arg !== "") containsSecrets = true;
-        break;
-      case "passwordeval":
-        set("passwordEval", arg === "" ? null : shellCommand(arg, where));
-        break;
-      case "ntlmdomain":
-        set("ntlmDomain", arg === "" ? null : arg);
-        break;
-      case "tls":
-        set("tls", onOff(arg, cmd, where));
-        break;
-      case "tls_starttls":
-        set("starttls", onOff(arg, cmd, where));
-        break;
-      case "tls_nostarttls":
-        set("starttls", false);
-        break;
-      case "tls_trust_file":
-        set("caFile", arg === "system" ? null : file_(arg));
-        break;
-      case "tls_cert_file":
-        set("certFile", file_(arg));
-        break;
-      case "tls_key_file":
-        set("keyFile", file_(arg));
-        break;
-      case "tls_certcheck":
-        set("certcheck", onOff(arg, cmd, where));
-        break;
-      case "tls_nocertcheck":
-        set("certcheck", false);
-        break;
-      case "tls_host_override":
-        set("servername", arg === "" ? null : arg);
-        break;
-      case "dsn_notify": {
-        needArg();
-        if (arg === "off") {
-          set("dsnNotify", null);
-          break;
-        }
-        const d = dsnNotifyOf(arg);
-        if (d === undefined) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "dsn_notify"`);
-        set("dsnNotify", d);
-        break;
-      }
-      case "dsn_return": {
-        needArg();
-        if (arg === "off") {
-          set("dsnReturn", null);
-          break;
-        }
-        const d = dsnReturnOf(arg);
-        if (d === undefined) throw new ConfigError(`${where}: Invalid argument "${arg}" for command "dsn_return"`);
-        set("dsnReturn", d);
-        break;
-      }
-      case "pipelining":
-        if (arg === "auto") set("pipelining", true);
-        else set("pipelining", onOff(arg, cmd, where));
-        break;
-      default:
-        throw new ConfigError(`${where}: Unknown command "${cmd}"`);
-    }
+    const def = currentDef;
+    const why = refusal(cmd, arg, where, warnings);
+    if (why === "ignored") continue;
+    const handler = own(COMMANDS, cmd);
+    if (handler === undefined) throw new ConfigError(`${where}: Unknown command "${cmd}"`);
+    handler(arg, {
+      cmd,
+      where,
+      options,
+      set: (key, value) => {
+        target[key] = value;
+        if (def) def.explicit[key] = value;
+      },
+      secret: () => {
+        containsSecrets = true;
+      },
+    });
   }
 
   const result = accounts.map((a) => finish(a, file, options.vars));

@@ -45,6 +45,7 @@ import {
   expandHome,
   portOf,
   SUPPORTED_MECHANISMS,
+  timeoutMsOf,
 } from "./common.ts";
 import { shellCommand } from "./passwordeval.ts";
 import type { Account, ConfigFormat, ParsedConfig, TlsMode } from "./types.ts";
@@ -246,15 +247,6 @@ export function parseHostPort(value: string, where: string): { host: string; por
   return { host, port: n };
 }
 
-/** Every keyword of the format (after `force sender` → `force_sender`). */
-const KEYWORDS: ReadonlySet<string> = new Set([
-  "identity", "default", "mda", "hostname", "host", "port", "username", "user", "password", "pass",
-  "passwordeval", "certificate_passphrase", "passphrase", "starttls", "tls", "helo", "qualifydomain",
-  "force_sender", "force_reverse_path", "message_id", "auth", "ca_file", "cert_file", "key_file",
-  "requires_auth", "queue", "queue_dir", "tls_verify", "force_mda", "allow_plaintext_auth", "pipelining",
-  "timeout", "dsn_notify", "dsn_return",
-]);
-
 const SECRET_KEYWORDS = new Set(["password", "pass", "certificate_passphrase", "passphrase"]);
 
 const TLS_WORDS: Readonly<Record<string, TlsMode>> = {
@@ -267,6 +259,131 @@ const TLS_WORDS: Readonly<Record<string, TlsMode>> = {
   "starttls-opportunistic": "starttls-opportunistic",
   implicit: "implicit",
 };
+
+/** What a keyword's handler may touch: the current block's fields, and how to name things in messages. */
+interface Statement {
+  readonly block: Block;
+  /** `file:line`. */
+  readonly where: string;
+  /** The keyword as the user knows it (`force sender`). */
+  readonly shown: string;
+  readonly home: string | undefined;
+  /** Marks the file as holding a secret (its permissions are then checked). */
+  secret(): void;
+}
+
+/** Sets one field of the current block from a value (`""` unsets it where that makes sense). */
+type Handler = (value: string, st: Statement) => void;
+
+type Fields = Partial<Mutable<Account>>;
+type TextField = "user" | "password" | "passphrase" | "helo" | "qualifyDomain" | "forceSender" | "forceReversePath";
+type PathField = "caFile" | "certFile" | "keyFile" | "queueDir";
+type FlagField = "messageId" | "queue" | "tlsVerify" | "forceMda" | "allowPlaintextAuth" | "pipelining";
+
+const text = (key: TextField): Handler => (v, st) => {
+  st.block.fields[key] = v === "" ? undefined : v;
+};
+const secret = (key: TextField): Handler => (v, st) => {
+  text(key)(v, st);
+  if (v !== "") st.secret();
+};
+const path = (key: PathField): Handler => (v, st) => {
+  st.block.fields[key] = v === "" ? undefined : expandHome(v, st.home);
+};
+const flag = (key: FlagField): Handler => (v, st) => {
+  const b = booleanOf(v);
+  if (b === undefined) throw new ConfigError(`${st.where}: "${st.shown}" must be on or off, not "${v}"`);
+  st.block.fields[key] = b;
+};
+/** A value that may be `off` (any case: unset), else `parse` (`undefined`: invalid, `invalid` then the value). */
+const offOr = <K extends keyof Fields>(key: K, parse: (v: string) => Fields[K] | undefined, invalid: string): Handler => (v, st) => {
+  if (v.toLowerCase() === "off") {
+    st.block.fields[key] = undefined;
+    return;
+  }
+  const value = parse(v);
+  if (value === undefined) throw new ConfigError(`${st.where}: ${invalid} "${v}"`);
+  st.block.fields[key] = value;
+};
+const setPort = (st: Statement, port: number): void => {
+  st.block.fields.port = port;
+  st.block.portExplicit = true;
+};
+const hostname: Handler = (v, st) => {
+  const hp = parseHostPort(v, st.where);
+  st.block.fields.host = hp.host;
+  if (hp.port !== undefined) setPort(st, hp.port);
+};
+const tlsMode: Handler = (v, st) => {
+  const mode = TLS_WORDS[v.toLowerCase()];
+  if (mode === undefined) {
+    throw new ConfigError(
+      `${st.where}: "${st.shown}" must be one of enabled, disabled, required, none, starttls, starttls-required, starttls-opportunistic, implicit; not "${v}"`,
+    );
+  }
+  st.block.fields.tls = mode;
+};
+
+/**
+ * The account keywords, one row each (after `force sender` → `force_sender`;
+ * `identity`, `default` and `mda` shape the file and are read by the loop).
+ */
+const KEYWORDS: Readonly<Record<string, Handler>> = {
+  hostname,
+  host: hostname,
+  port: (v, st) => {
+    const p = portOf(v);
+    if (p === undefined) throw new ConfigError(`${st.where}: Invalid port "${v}"`);
+    setPort(st, p);
+  },
+  username: text("user"),
+  user: text("user"),
+  password: secret("password"),
+  pass: secret("password"),
+  passwordeval: (v, st) => {
+    st.block.fields.passwordEval = v === "" ? undefined : shellCommand(v, st.where);
+  },
+  certificate_passphrase: secret("passphrase"),
+  passphrase: secret("passphrase"),
+  starttls: tlsMode,
+  tls: tlsMode,
+  helo: text("helo"),
+  qualifydomain: text("qualifyDomain"),
+  force_sender: text("forceSender"),
+  force_reverse_path: text("forceReversePath"),
+  message_id: flag("messageId"),
+  auth: (v, st) => {
+    const a = parseAuthValue(v, st.where);
+    st.block.fields.auth = a.auth;
+    st.block.fields.authMethod = a.method;
+  },
+  ca_file: path("caFile"),
+  cert_file: path("certFile"),
+  key_file: path("keyFile"),
+  requires_auth: (v, st) => {
+    const b = booleanOf(v);
+    if (b !== undefined) st.block.fields.requiresAuth = b;
+    else {
+      try {
+        st.block.fields.requiresAuth = new RegExp(v, "i");
+      } catch {
+        throw new ConfigError(`${st.where}: "requires_auth" is neither on/off nor a valid regular expression: "${v}"`);
+      }
+    }
+  },
+  queue: flag("queue"),
+  queue_dir: path("queueDir"),
+  tls_verify: flag("tlsVerify"),
+  force_mda: flag("forceMda"),
+  allow_plaintext_auth: flag("allowPlaintextAuth"),
+  pipelining: flag("pipelining"),
+  timeout: offOr("timeoutMs", timeoutMsOf, `"timeout" must be a number of seconds or off, not`),
+  dsn_notify: offOr("dsnNotify", dsnNotifyOf, `"dsn_notify" must be never, off, or a list of success,failure,delay; not`),
+  dsn_return: offOr("dsnReturn", dsnReturnOf, `"dsn_return" must be full, hdrs or off; not`),
+};
+
+/** Keywords that shape the file rather than set a field. */
+const STRUCTURE: ReadonlySet<string> = new Set(["identity", "default", "mda"]);
 
 /**
  * Checks an `auth` value: on/off or a supported mechanism.
@@ -314,41 +431,11 @@ export function parseRcfile(text: string, options: RcfileOptions = {}): ParsedCo
 
   const sc = new Scanner(text, file);
   // The previous statement, to explain a stray word after an unquoted value.
-  let prev: { keyword: string; line: number } | undefined;
+  let prev: Previous | undefined;
   while (sc.skip()) {
     const lineNo = sc.line;
     const where = sc.where();
-    const word = sc.word();
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(word)) {
-      const found = word === "" ? sc.value() ?? "=" : word;
-      if (prev && prev.line === lineNo) {
-        const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : `"${found}"`;
-        throw new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
-      }
-      throw new ConfigError(`${where}: Expected a keyword, found "${found}"`);
-    }
-    let keyword = word.toLowerCase();
-    if (keyword === "force") {
-      sc.map();
-      const sub = sc.word().toLowerCase();
-      if (sub !== "sender" && sub !== "reverse_path") {
-        throw new ConfigError(`${where}: "force" must be followed by "sender" or "reverse_path"`);
-      }
-      keyword = `force_${sub}`;
-    }
-    const shown = keyword.startsWith("force_") ? keyword.replace("_", " ") : keyword;
-    if (!KEYWORDS.has(keyword)) {
-      if (prev && prev.line === lineNo) {
-        const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : `"${word}"`;
-        throw new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
-      }
-      if (keyword === "preconnect" || keyword === "postconnect") {
-        throw new ConfigError(
-          `${where}: "${keyword}" is not supported: smtpsend does not run shell commands around a connection; start the tunnel (e.g. ssh -L) before sending`,
-        );
-      }
-      throw new ConfigError(`${where}: Unknown keyword "${word}"`);
-    }
+    const { keyword, word, shown } = readKeyword(sc, prev);
     if (keyword === "default") {
       prev = undefined;
       defaultBlock = current;
@@ -359,11 +446,8 @@ export function parseRcfile(text: string, options: RcfileOptions = {}): ParsedCo
     sc.map();
     const value = sc.value();
     if (value === null) {
-      if (prev && prev.line === lineNo) {
-        // `helo my host`: "host" is the second word of an unquoted value.
-        const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : `"${word}"`;
-        throw new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
-      }
+      // `helo my host`: "host" is the second word of an unquoted value.
+      if (prev && prev.line === lineNo) throw strayWord(where, prev, `"${word}"`);
       throw new ConfigError(`${where}: "${shown}" needs a value`);
     }
     prev = { keyword, line: sc.line };
@@ -372,9 +456,7 @@ export function parseRcfile(text: string, options: RcfileOptions = {}): ParsedCo
       if (value === "") throw new ConfigError(`${where}: "identity" needs an address`);
       const key = value.toLowerCase();
       const first = seen.get(key);
-      if (first !== undefined) {
-        throw new ConfigError(`${where}: Identity "${value}" is already defined at line ${first}`);
-      }
+      if (first !== undefined) throw new ConfigError(`${where}: Identity "${value}" is already defined at line ${first}`);
       seen.set(key, lineNo);
       current = { name: value, line: lineNo, used: true, fields: { from: value }, portExplicit: false };
       blocks.push(current);
@@ -384,155 +466,15 @@ export function parseRcfile(text: string, options: RcfileOptions = {}): ParsedCo
       mda = value;
       continue;
     }
-
-    const f = current.fields;
-    const bool = (): boolean => {
-      const b = booleanOf(value);
-      if (b === undefined) throw new ConfigError(`${where}: "${shown}" must be on or off, not "${value}"`);
-      return b;
-    };
-    const unset = value === "";
-    switch (keyword) {
-      case "hostname":
-      case "host": {
-        const hp = parseHostPort(value, where);
-        f.host = hp.host;
-        if (hp.port !== undefined) {
-          f.port = hp.port;
-          current.portExplicit = true;
-        }
-        break;
-      }
-      case "port": {
-        const p = portOf(value);
-        if (p === undefined) throw new ConfigError(`${where}: Invalid port "${value}"`);
-        f.port = p;
-        current.portExplicit = true;
-        break;
-      }
-      case "username":
-      case "user":
-        f.user = unset ? undefined : value;
-        break;
-      case "password":
-      case "pass":
-        f.password = unset ? undefined : value;
-        if (!unset) containsSecrets = true;
-        break;
-      case "passwordeval":
-        f.passwordEval = unset ? undefined : shellCommand(value, where);
-        break;
-      case "certificate_passphrase":
-      case "passphrase":
-        f.passphrase = unset ? undefined : value;
-        if (!unset) containsSecrets = true;
-        break;
-      case "starttls":
-      case "tls": {
-        const mode = TLS_WORDS[value.toLowerCase()];
-        if (mode === undefined) {
-          throw new ConfigError(
-            `${where}: "${keyword}" must be one of enabled, disabled, required, none, starttls, starttls-required, starttls-opportunistic, implicit; not "${value}"`,
-          );
-        }
-        f.tls = mode;
-        break;
-      }
-      case "helo":
-        f.helo = unset ? undefined : value;
-        break;
-      case "qualifydomain":
-        f.qualifyDomain = unset ? undefined : value;
-        break;
-      case "force_sender":
-        f.forceSender = unset ? undefined : value;
-        break;
-      case "force_reverse_path":
-        f.forceReversePath = unset ? undefined : value;
-        break;
-      case "message_id":
-        f.messageId = bool();
-        break;
-      case "auth": {
-        const a = parseAuthValue(value, where);
-        f.auth = a.auth;
-        f.authMethod = a.method;
-        break;
-      }
-      case "ca_file":
-        f.caFile = unset ? undefined : expandHome(value, options.home);
-        break;
-      case "cert_file":
-        f.certFile = unset ? undefined : expandHome(value, options.home);
-        break;
-      case "key_file":
-        f.keyFile = unset ? undefined : expandHome(value, options.home);
-        break;
-      case "requires_auth": {
-        const b = booleanOf(value);
-        if (b !== undefined) f.requiresAuth = b;
-        else {
-          try {
-            f.requiresAuth = new RegExp(value, "i");
-          } catch {
-            throw new ConfigError(`${where}: "requires_auth" is neither on/off nor a valid regular expression: "${value}"`);
-          }
-        }
-        break;
-      }
-      case "queue":
-        f.queue = bool();
-        break;
-      case "queue_dir":
-        f.queueDir = unset ? undefined : expandHome(value, options.home);
-        break;
-      case "tls_verify":
-        f.tlsVerify = bool();
-        break;
-      case "force_mda":
-        f.forceMda = bool();
-        break;
-      case "allow_plaintext_auth":
-        f.allowPlaintextAuth = bool();
-        break;
-      case "pipelining":
-        f.pipelining = bool();
-        break;
-      case "timeout": {
-        if (value.toLowerCase() === "off") {
-          f.timeoutMs = undefined;
-          break;
-        }
-        const s = /^\d+$/.test(value) ? Number(value) : NaN;
-        if (!(s > 0)) throw new ConfigError(`${where}: "timeout" must be a number of seconds or off, not "${value}"`);
-        f.timeoutMs = s * 1000;
-        break;
-      }
-      case "dsn_notify": {
-        if (value.toLowerCase() === "off") {
-          f.dsnNotify = undefined;
-          break;
-        }
-        const d = dsnNotifyOf(value);
-        if (d === undefined) {
-          throw new ConfigError(`${where}: "dsn_notify" must be never, off, or a list of success,failure,delay; not "${value}"`);
-        }
-        f.dsnNotify = d;
-        break;
-      }
-      case "dsn_return": {
-        if (value.toLowerCase() === "off") {
-          f.dsnReturn = undefined;
-          break;
-        }
-        const d = dsnReturnOf(value);
-        if (d === undefined) throw new ConfigError(`${where}: "dsn_return" must be full, hdrs or off; not "${value}"`);
-        f.dsnReturn = d;
-        break;
-      }
-      default:
-        throw new ConfigError(`${where}: Unknown keyword "${word}"`);
-    }
+    KEYWORDS[keyword]!(value, {
+      block: current,
+      where,
+      shown,
+      home: options.home,
+      secret: () => {
+        containsSecrets = true;
+      },
+    });
     current.used = true;
     current.line ??= lineNo;
     defaultBlock ??= current;
@@ -553,6 +495,53 @@ export function parseRcfile(text: string, options: RcfileOptions = {}): ParsedCo
     ...(def ? { defaultAccount: def.name } : {}),
   };
   return result;
+}
+
+/** The statement before, to explain a stray word after an unquoted value. */
+interface Previous {
+  readonly keyword: string;
+  readonly line: number;
+}
+
+function strayWord(where: string, prev: Previous, found: string): ConfigError {
+  const extra = SECRET_KEYWORDS.has(prev.keyword) ? "a second word" : found;
+  return new ConfigError(`${where}: Unexpected ${extra} after the value of "${prev.keyword.replace("_", " ")}"; quote values that contain spaces`);
+}
+
+/**
+ * Reads a statement's keyword (`force sender` as `force_sender`), refusing
+ * what is not one: a stray word after an unquoted value, `preconnect` and
+ * `postconnect`, an unknown keyword (never ignored).
+ */
+function readKeyword(sc: Scanner, prev: Previous | undefined): { keyword: string; word: string; shown: string } {
+  const lineNo = sc.line;
+  const where = sc.where();
+  const word = sc.word();
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(word)) {
+    const found = word === "" ? sc.value() ?? "=" : word;
+    if (prev && prev.line === lineNo) throw strayWord(where, prev, `"${found}"`);
+    throw new ConfigError(`${where}: Expected a keyword, found "${found}"`);
+  }
+  let keyword = word.toLowerCase();
+  if (keyword === "force") {
+    sc.map();
+    const sub = sc.word().toLowerCase();
+    if (sub !== "sender" && sub !== "reverse_path") {
+      throw new ConfigError(`${where}: "force" must be followed by "sender" or "reverse_path"`);
+    }
+    keyword = `force_${sub}`;
+  }
+  const shown = keyword.startsWith("force_") ? keyword.replace("_", " ") : keyword;
+  if (!Object.hasOwn(KEYWORDS, keyword) && !STRUCTURE.has(keyword)) {
+    if (prev && prev.line === lineNo) throw strayWord(where, prev, `"${word}"`);
+    if (keyword === "preconnect" || keyword === "postconnect") {
+      throw new ConfigError(
+        `${where}: "${keyword}" is not supported: smtpsend does not run shell commands around a connection; start the tunnel (e.g. ssh -L) before sending`,
+      );
+    }
+    throw new ConfigError(`${where}: Unknown keyword "${word}"`);
+  }
+  return { keyword, word, shown };
 }
 
 function finish(b: Block, file: string, format: ConfigFormat, mda: string | undefined): Account {

@@ -8,21 +8,13 @@
  * @module
  */
 
-/**
- * How the connection is secured (the same names as the client's `TlsMode`).
- *
- * - `"implicit"`: TLS from the first byte (RFC 8314; port 465).
- * - `"starttls-required"`: plain connect, then STARTTLS; fail if it is not offered.
- * - `"starttls-opportunistic"`: STARTTLS when offered, plain otherwise.
- * - `"none"`: never TLS.
- */
-export type TlsMode = "implicit" | "starttls-required" | "starttls-opportunistic" | "none";
+import type { DsnNotify, TlsMode } from "../options.ts";
+
+/** How the connection is secured, and DSN NOTIFY conditions: the client's own types. */
+export type { DsnNotify, TlsMode };
 
 /** Which syntax a configuration file is written in. */
 export type ConfigFormat = "smtpsend" | "esmtp" | "msmtp";
-
-/** DSN NOTIFY conditions (RFC 3461), as the client takes them. */
-export type DsnNotify = "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[];
 
 /**
  * A command whose first output line is the password (or OAuth token).

@@ -39,7 +39,7 @@
  */
 import type { Host } from "../../deps.ts";
 import { ReplyError, SmtpError } from "../errors.ts";
-import type { ClientOptions, SendResult } from "../options.ts";
+import type { SendResult } from "../options.ts";
 import { isNotFound, QueueError, queueIoError } from "./error.ts";
 import {
   claimFileName,
@@ -70,8 +70,10 @@ import {
   toEntry,
 } from "./record.ts";
 import type {
+  ClientOptionsFor,
   FlushItem,
   FlushOptions,
+  FlushWithOptions,
   FlushOutcome,
   FlushProgress,
   FlushSummary,
@@ -82,6 +84,27 @@ import type {
   QueueOptions,
   QueueStatus,
 } from "./types.ts";
+
+/** What one entry's flush gives: the summary item and the entry as it now is. */
+type Flushed = { item: FlushItem; entry: QueueEntry | null };
+
+/** What a delivery attempt did: recipients settled in it, whether the claim was lost meanwhile, what it threw. */
+interface Attempt {
+  readonly delivered: string[];
+  readonly failed: string[];
+  claimLost: boolean;
+  error: unknown;
+}
+
+function flushItem(
+  id: string,
+  outcome: FlushOutcome,
+  reason: string | null,
+  delivered: string[] = [],
+  failed: string[] = [],
+): FlushItem {
+  return { id, outcome, reason, delivered, failed };
+}
 
 const FIVE_DAYS = 5 * 24 * 3600_000;
 /** Temp files whose writer cannot be checked are removed after a day (a user may type a message slowly). */
@@ -640,23 +663,26 @@ export class Queue {
    * connection per account, reused across messages.
    *
    * @param client Connection options, or a function giving them for an entry's
-   *   account name (`null`: the default account) — where the CLI looks up
-   *   the configured identity and its credentials.
-   * @param options As for {@link Queue.flush}, without `deliver`.
+   *   account name (`null`: the default account) and the entry — where the CLI
+   *   looks up the configured identity and its credentials.
+   * @param options As for {@link Queue.flush}, without `deliver`; `connectionKey`
+   *   says which entries share a connection, `retryWith` may reconnect once
+   *   after a refusal (e.g. with credentials after 530).
    * @returns Totals and one item per entry looked at.
    * @example
    * ```ts
    * await queue.flushWith((account) => config.clientOptionsFor(account ?? "default"));
    * ```
    */
-  async flushWith(
-    client: ClientOptions | ((account: string | null) => ClientOptions | Promise<ClientOptions>),
-    options: Omit<FlushOptions, "deliver"> = {},
-  ): Promise<FlushSummary> {
+  async flushWith(client: ClientOptionsFor, options: FlushWithOptions = {}): Promise<FlushSummary> {
     const { smtpDeliverer } = await import("./smtp.ts");
-    const d = smtpDeliverer(client);
+    const { connectionKey, retryWith, ...flush } = options;
+    const d = smtpDeliverer(client, {
+      ...(connectionKey !== undefined ? { connectionKey } : {}),
+      ...(retryWith !== undefined ? { retryWith } : {}),
+    });
     try {
-      return await this.flush({ ...options, deliver: d.deliver });
+      return await this.flush({ ...flush, deliver: d.deliver });
     } finally {
       await d.close();
     }
@@ -670,12 +696,9 @@ export class Queue {
     index: number,
     total: number,
     progress: (e: FlushProgress) => void,
-  ): Promise<{ item: FlushItem; entry: QueueEntry | null }> {
+  ): Promise<Flushed> {
     const host = this.#host;
-    const skip = (reason: string, entry: QueueEntry | null = null) => ({
-      item: { id, outcome: "skipped" as const, reason, delivered: [], failed: [] },
-      entry,
-    });
+    const skip = (reason: string, entry: QueueEntry | null = null): Flushed => ({ item: flushItem(id, "skipped", reason), entry });
     const jsonPath = this.#path(`${id}.json`);
     let claimPath: string | null = null;
     if (files.json) {
@@ -720,10 +743,16 @@ export class Queue {
         // the claim stays; it is recovered once this process is gone
       }
       const message = e instanceof Error ? e.message : String(e);
-      return { item: { id, outcome: "deferred", reason: message, delivered: [], failed: [] }, entry: null };
+      return { item: flushItem(id, "deferred", message), entry: null };
     }
   }
 
+  /**
+   * Delivers an entry this flusher holds the claim on: reads its record,
+   * handles the cases that need no delivery ({@link Queue.#notToDeliver}),
+   * sends to the pending recipients ({@link Queue.#attempt}) and ends,
+   * defers or moves the entry aside ({@link Queue.#conclude}).
+   */
   async #deliverClaimed(
     id: string,
     held: { path: string },
@@ -731,31 +760,28 @@ export class Queue {
     index: number,
     total: number,
     progress: (e: FlushProgress) => void,
-  ): Promise<{ item: FlushItem; entry: QueueEntry | null }> {
-    const host = this.#host;
-    let claimPath = held.path;
-    const jsonPath = this.#path(`${id}.json`);
-    const emlPath = this.#path(`${id}.eml`);
-    const item = (outcome: FlushOutcome, reason: string | null, delivered: string[] = [], failed: string[] = []): FlushItem => ({
-      id,
-      outcome,
-      reason,
-      delivered,
-      failed,
-    });
+  ): Promise<Flushed> {
     let rec: QueueRecord;
     try {
-      rec = await this.#readRecord(claimPath, id);
+      rec = await this.#readRecord(held.path, id);
     } catch (e) {
-      await host.rename(claimPath, jsonPath).catch(() => {});
-      return { item: item("skipped", `unreadable: ${e instanceof Error ? e.message : String(e)}`), entry: null };
+      await this.#host.rename(held.path, this.#path(`${id}.json`)).catch(() => {});
+      return { item: flushItem(id, "skipped", `unreadable: ${e instanceof Error ? e.message : String(e)}`), entry: null };
     }
+    const early = await this.#notToDeliver(id, held.path, rec, options);
+    if (early) return early;
+    const attempt = await this.#attempt(id, held, rec, options, index, total, progress);
+    return await this.#conclude(id, held.path, rec, attempt);
+  }
+
+  /** An entry not due yet, one whose move aside was interrupted, one whose message file is gone: the outcome, else `null`. */
+  async #notToDeliver(id: string, claimPath: string, rec: QueueRecord, options: FlushOptions): Promise<Flushed | null> {
     if (!options.force && (rec.nextAttemptAt ?? 0) > this.#now()) {
-      await this.#release(claimPath, jsonPath);
-      return { item: item("skipped", "not-due"), entry: toEntry(rec, "queued", this.#now()) };
+      await this.#release(claimPath, this.#path(`${id}.json`));
+      return { item: flushItem(id, "skipped", "not-due"), entry: toEntry(rec, "queued", this.#now()) };
     }
     // A previous flusher died while moving it aside: finish the move.
-    if (await exists(host, this.#failed(`${id}.json`))) {
+    if (await exists(this.#host, this.#failed(`${id}.json`))) {
       await this.#finishMoveAside(id, claimPath);
       let entry: QueueEntry | null = null;
       try {
@@ -763,78 +789,77 @@ export class Queue {
       } catch {
         // leave entry null
       }
-      return { item: item("failed", "recovered an interrupted move to failed/"), entry };
+      return { item: flushItem(id, "failed", "recovered an interrupted move to failed/"), entry };
     }
-    if (!(await exists(host, emlPath))) {
+    const emlPath = this.#path(`${id}.eml`);
+    if (!(await exists(this.#host, emlPath))) {
       const at = this.#now();
       rec.failReason = "unreadable";
       rec.lastError = { message: `Message file "${emlPath}" is missing`, code: null, enhancedCode: null, phase: "queue", temporary: false, at };
       await this.#moveAside(id, claimPath, rec);
-      return { item: item("failed", rec.lastError.message), entry: toEntry(rec, "failed", at) };
+      return { item: flushItem(id, "failed", rec.lastError.message), entry: toEntry(rec, "failed", at) };
     }
+    return null;
+  }
 
+  /**
+   * Sends the entry to its pending recipients (if any) while holding the
+   * claim, and records the outcome in `rec`. `held.path` follows the claim
+   * file when it is refreshed.
+   */
+  async #attempt(
+    id: string,
+    held: { path: string },
+    rec: QueueRecord,
+    options: FlushOptions,
+    index: number,
+    total: number,
+    progress: (e: FlushProgress) => void,
+  ): Promise<Attempt> {
     const pending = rec.recipients.filter((r) => r.state === "pending").map((r) => r.address);
-    const delivered: string[] = [];
-    const failed: string[] = [];
-    let claimLost = false;
-    if (pending.length > 0) {
-      const entry = toEntry(rec, "in-flight", this.#now());
-      progress({ type: "attempt", index, total, entry });
-      let octets = 0;
-      const size = rec.size;
-      const stream = host.readStream(emlPath);
-      const data = (async function* (): AsyncGenerator<Uint8Array, void, undefined> {
-        for await (const chunk of stream) {
-          octets += chunk.length;
-          yield chunk;
-          progress({ type: "data", id, octets, size });
-        }
-      })();
-      let result: SendResult | undefined;
-      let error: unknown = undefined;
-      const kept = await this.#holding(id, claimPath, async () => {
-        try {
-          result = await options.deliver(entry, data, pending);
-        } catch (e) {
-          error = e;
-        } finally {
-          // Close the file if the delivery stopped reading early.
-          await data.return(undefined).catch(() => {});
-        }
-      });
-      held.path = claimPath = kept.claimPath;
-      claimLost = kept.lost;
-      const at = this.#now();
-      rec.attempts++;
-      rec.lastAttemptAt = at;
-      this.#apply(rec, pending, result, error, at, delivered, failed);
-    }
+    const done: Attempt = { delivered: [], failed: [], claimLost: false, error: undefined };
+    if (pending.length === 0) return done;
+    const entry = toEntry(rec, "in-flight", this.#now());
+    progress({ type: "attempt", index, total, entry });
+    let octets = 0;
+    const size = rec.size;
+    const stream = this.#host.readStream(this.#path(`${id}.eml`));
+    const data = (async function* (): AsyncGenerator<Uint8Array, void, undefined> {
+      for await (const chunk of stream) {
+        octets += chunk.length;
+        yield chunk;
+        progress({ type: "data", id, octets, size });
+      }
+    })();
+    let result: SendResult | undefined;
+    const kept = await this.#holding(id, held.path, async () => {
+      try {
+        result = await options.deliver(entry, data, pending);
+      } catch (e) {
+        done.error = e;
+      } finally {
+        // Close the file if the delivery stopped reading early.
+        await data.return(undefined).catch(() => {});
+      }
+    });
+    held.path = kept.claimPath;
+    done.claimLost = kept.lost;
+    const at = this.#now();
+    rec.attempts++;
+    rec.lastAttemptAt = at;
+    this.#apply(rec, pending, result, done.error, at, done.delivered, done.failed);
+    return done;
+  }
 
+  /** Ends the entry (every recipient has it), moves it aside (failed or expired), or defers it. */
+  async #conclude(id: string, claimPath: string, rec: QueueRecord, attempt: Attempt): Promise<Flushed> {
+    const { delivered, failed, error } = attempt;
+    const withError = error === undefined ? {} : { error };
     const stillPending = rec.recipients.filter((r) => r.state === "pending");
     const anyFailed = rec.recipients.some((r) => r.state === "failed");
     const at = this.#now();
-    if (stillPending.length === 0 && !anyFailed) {
-      // Every recipient has the message: the entry ends here (removal of the record is the commit).
-      // Our claim gone meanwhile means another flusher took the entry over (it judged us dead or,
-      // unable to tell, our claim too old): the server's 250 still stands, so this is "sent"; the
-      // entry's files are now the other flusher's and are left alone.
-      let gone = claimLost;
-      if (!gone) {
-        try {
-          await host.remove(claimPath);
-        } catch (e) {
-          if (!isNotFound(e)) throw queueIoError("remove", claimPath, e);
-          gone = true;
-        }
-      }
-      if (gone) {
-        return { item: item("sent", "sent, but another flusher had taken the entry over meanwhile and may send it again", delivered, failed), entry: null };
-      }
-      await this.#syncDir(this.dir).catch(() => {});
-      await removeQuietly(host, emlPath);
-      return { item: item("sent", null, delivered, failed), entry: null };
-    }
-    if (claimLost) {
+    if (stillPending.length === 0 && !anyFailed) return await this.#sent(id, claimPath, attempt);
+    if (attempt.claimLost) {
       throw new QueueError(`Queue: lost the claim on "${id}" to another flusher`, { path: claimPath });
     }
     if (stillPending.length === 0 || at - rec.createdAt >= this.#maxAge) {
@@ -852,12 +877,45 @@ export class Queue {
       }
       rec.nextAttemptAt = null;
       await this.#moveAside(id, claimPath, rec);
-      return { item: item("failed", rec.lastError?.message ?? null, delivered, failed), entry: toEntry(rec, "failed", at) };
+      return {
+        item: { ...flushItem(id, "failed", rec.lastError?.message ?? null, delivered, failed), ...withError },
+        entry: toEntry(rec, "failed", at),
+      };
     }
     rec.nextAttemptAt = at + backoffDelay(this.#backoff, Math.max(1, rec.attempts));
     await this.#writeOver(claimPath, rec);
-    await this.#release(claimPath, jsonPath);
-    return { item: item("deferred", rec.lastError?.message ?? null, delivered, failed), entry: toEntry(rec, "queued", at) };
+    await this.#release(claimPath, this.#path(`${id}.json`));
+    return {
+      item: { ...flushItem(id, "deferred", rec.lastError?.message ?? null, delivered, failed), ...withError },
+      entry: toEntry(rec, "queued", at),
+    };
+  }
+
+  /**
+   * Every recipient has the message: the entry ends here (removal of the
+   * record is the commit). Our claim gone meanwhile means another flusher
+   * took the entry over (it judged us dead or, unable to tell, our claim too
+   * old): the server's 250 still stands, so this is "sent"; the entry's files
+   * are now the other flusher's and are left alone.
+   */
+  async #sent(id: string, claimPath: string, attempt: Attempt): Promise<Flushed> {
+    const { delivered, failed } = attempt;
+    let gone = attempt.claimLost;
+    if (!gone) {
+      try {
+        await this.#host.remove(claimPath);
+      } catch (e) {
+        if (!isNotFound(e)) throw queueIoError("remove", claimPath, e);
+        gone = true;
+      }
+    }
+    if (gone) {
+      const note = "sent, but another flusher had taken the entry over meanwhile and may send it again";
+      return { item: flushItem(id, "sent", note, delivered, failed), entry: null };
+    }
+    await this.#syncDir(this.dir).catch(() => {});
+    await removeQuietly(this.#host, this.#path(`${id}.eml`));
+    return { item: flushItem(id, "sent", null, delivered, failed), entry: null };
   }
 
   /** Records a delivery's outcome in the record's recipients and last error. */
@@ -909,10 +967,7 @@ export class Queue {
     const info = errorInfo(error, at);
     rec.lastError = info;
     if (error instanceof ReplyError) {
-      const rejected = (error as ReplyError & { rejected?: unknown }).rejected;
-      if (Array.isArray(rejected)) {
-        for (const r of rejected as SendResult["rejected"]) settle(r.address, r.code, r.enhancedCode, r.message, false);
-      }
+      for (const r of error.rejected ?? []) settle(r.address, r.code, r.enhancedCode, r.message, false);
     }
     // A 5xx verdict on this message (MAIL, RCPT, DATA, or the client's own SIZE check) fails the rest.
     if (

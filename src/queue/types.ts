@@ -3,7 +3,7 @@
  * @module
  */
 import type { Host } from "../../deps.ts";
-import type { DsnNotify, RecipientSpec, SendResult } from "../options.ts";
+import type { ClientOptions, DsnNotify, RecipientSpec, SendResult, TlsMode } from "../options.ts";
 
 /**
  * Where and how to deliver a queued message, without secrets: the one-off
@@ -20,7 +20,7 @@ export interface QueueServer {
   /** TCP port (1–65535). */
   readonly port?: number;
   /** TLS mode. */
-  readonly tls?: "implicit" | "starttls-required" | "starttls-opportunistic" | "none";
+  readonly tls?: TlsMode;
   /** The name the server certificate must match, when it is not `host`. */
   readonly servername?: string;
   /** `false`: the server certificate is not checked (only when the caller asked for that). */
@@ -273,6 +273,12 @@ export interface FlushItem {
   readonly delivered: readonly string[];
   /** Recipients permanently refused in this flush. */
   readonly failed: readonly string[];
+  /**
+   * What the delivery threw, when it threw (`"failed"` or `"deferred"`
+   * items): e.g. an `SmtpError` whose `maybeDelivered` says the server may
+   * already have the message.
+   */
+  readonly error?: unknown;
 }
 
 /** Totals of a flush. */
@@ -301,6 +307,34 @@ export interface FlushOptions {
   readonly ids?: readonly string[];
   /** Stop before the next entry once aborted. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * Connection options for {@link Queue.flushWith}: fixed, or a function giving
+ * them for an entry's account name (`null`: none stored), with the entry
+ * itself as second argument.
+ */
+export type ClientOptionsFor =
+  | ClientOptions
+  | ((account: string | null, entry: QueueEntry) => ClientOptions | Promise<ClientOptions>);
+
+/** Options of {@link Queue.flushWith}: those of {@link Queue.flush} without `deliver`, and two hooks. */
+export interface FlushWithOptions extends Omit<FlushOptions, "deliver"> {
+  /**
+   * Which entries share a connection: entries with the same key are sent over
+   * one connection, reused. Default: the entry's account name.
+   */
+  readonly connectionKey?: (entry: QueueEntry) => string;
+  /**
+   * Called when an entry is refused before any of its data was read (for
+   * example 530 "authentication required" to MAIL): return options to
+   * reconnect with and try that entry once more (they serve the key's later
+   * entries too), or `null` to let the refusal stand.
+   */
+  readonly retryWith?: (
+    error: unknown,
+    entry: QueueEntry,
+  ) => ClientOptions | null | Promise<ClientOptions | null>;
 }
 
 /** Options of {@link Queue.list}. */

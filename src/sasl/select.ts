@@ -19,14 +19,14 @@
 
 /** Every mechanism this library implements, upper case. */
 export const SUPPORTED_MECHANISMS: readonly string[] = Object.freeze([
-  "SCRAM-SHA-256",
-  "SCRAM-SHA-1",
-  "CRAM-MD5",
   "PLAIN",
   "LOGIN",
-  "NTLM",
+  "CRAM-MD5",
+  "SCRAM-SHA-1",
+  "SCRAM-SHA-256",
   "XOAUTH2",
   "OAUTHBEARER",
+  "NTLM",
 ]);
 
 const TOKEN_ORDER = ["OAUTHBEARER", "XOAUTH2"];
