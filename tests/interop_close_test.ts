@@ -12,7 +12,12 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { runtime } from "../deps.ts";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { detectRuntime, runtime } from "../deps.ts";
 import { SmtpClient } from "../src/default_client.ts";
 import { ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { ClientOptions } from "../src/options.ts";
@@ -230,5 +235,47 @@ describe("the server sees the connection end: Postfix (OpenSSL)", () => {
     );
     assert.equal(rec.ports.length, 1);
     await waitServerSawEnd(S.ports.starttls, rec.ports[0]!);
+  });
+});
+
+describe("the CLI ends its TLS sessions properly (Exim's log), on this runtime", () => {
+  const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  function cliCommand(): string[] {
+    const exe = process.execPath;
+    const rt = detectRuntime();
+    if (rt === "deno") return [exe, "run", "-A", "--quiet", join(ROOT, "cli.ts")];
+    if (rt === "bun") return [exe, join(ROOT, "cli.ts")];
+    const bin = join(ROOT, "bin/smtpsend.js");
+    return existsSync(bin) ? [exe, bin] : [exe, "--import", "tsx", join(ROOT, "cli.ts")];
+  }
+
+  // The CLI closes first (no QUIT is possible in the middle of BDAT) and exits at once. Deno.exit()
+  // used to drop the close_notify that close() had queued: Exim logged "TLS connection was
+  // non-properly terminated" for every such session on Deno (Node and Bun sent it).
+  test("a NUL in standard input over STARTTLS: exit 65, and Exim saw close_notify", () => {
+    const sender = `nul-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.org`;
+    const logSize = readFileSync(X.log, "utf8").length;
+    const [cmd, ...pre] = cliCommand();
+    const r = spawnSync(cmd!, [
+      ...pre, "--host", S.host, "--port", String(X.port), "--tls", "starttls", "--ca-file", S.tls.caFile,
+      "-f", sender, USER,
+    ], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: mkdtempSync(join(tmpdir(), "smtpsend-close-")), NO_COLOR: "1" },
+      input: "Subject: nul\r\n\r\nbefore\0after\r\n",
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 65, r.stderr);
+    let lines: string[] = [];
+    for (let i = 0; i < 50 && !lines.some((l) => /unexpected disconnection|connection lost/.test(l)); i++) {
+      const fresh = readFileSync(X.log, "utf8").slice(logSize).split("\n");
+      const at = fresh.find((l) => l.includes(`from <${sender}>`))?.match(/\[127\.0\.0\.1\]:(\d+)/)?.[1];
+      if (at) lines = eximLogLines(Number(at));
+      spawnSync("sleep", ["0.1"]);
+    }
+    const text = lines.join("\n");
+    assert.match(text, /incomplete transaction/, `Exim logged the abandoned transaction\n${text}`);
+    assert.doesNotMatch(text, /non-properly terminated/, `the CLI sent close_notify before exiting\n${text}`);
   });
 });
