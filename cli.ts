@@ -14,7 +14,9 @@ export { main, VERSION };
 export type { CliIo } from "./src/cli/main.ts";
 
 // Run when executed directly (node/bun bin, `deno run cli.ts`), not when imported.
-declare const Deno: { args: string[]; exit(code: number): never; mainModule?: string } | undefined;
+declare const Deno:
+  | { args: string[]; exit(code: number): never; exitCode: number; mainModule?: string; unrefTimer(id: number): void }
+  | undefined;
 declare const process: { argv: string[]; exitCode?: number; exit(code: number): never } | undefined;
 
 function isMain(): boolean {
@@ -30,8 +32,13 @@ function isMain(): boolean {
 }
 
 function exit(code: number): void {
-  if (typeof Deno !== "undefined") Deno.exit(code);
-  else {
+  if (typeof Deno !== "undefined") {
+    // As on Node: let pending work finish (a TLS close_notify being written; Deno.exit() dropped it,
+    // and Exim logged "TLS connection was non-properly terminated"), but not wait for long.
+    Deno.exitCode = code;
+    const t = setTimeout(() => Deno!.exit(code), 2000) as unknown as number;
+    Deno.unrefTimer(t);
+  } else {
     process!.exitCode = code;
     // Let pending output drain, but do not wait for a handle someone forgot to close.
     const t = setTimeout(() => process!.exit(code), 2000) as unknown as { unref?: () => void };
