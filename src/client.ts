@@ -50,6 +50,7 @@ import { commandPhase } from "./protocol/state.ts";
 import type { Capabilities, Reply } from "./protocol/types.ts";
 import { authenticate, type SaslIo } from "./auth.ts";
 import type { ComposedMessage } from "./message/compose.ts";
+import { isValidEnvelopeAddress } from "./message/address.ts";
 import { envelopeForServer } from "./message/idna.ts";
 
 const encoder = new TextEncoder();
@@ -572,6 +573,16 @@ export class SmtpClient {
     const policy = message.policy ?? "any";
     if (policy !== "any" && policy !== "all") throw new TypeError(`Message "policy" must be "any" or "all"`);
     const recipients = message.to.map(recipientSpec);
+    // RFC 5321 §4.1.2 to the letter (address literals, no controls), before any byte is written.
+    if (!isValidEnvelopeAddress(message.from, { allowEmpty: true })) {
+      throw new TypeError(`Invalid sender address ${JSON.stringify(message.from)} (RFC 5321 §4.1.2)`);
+    }
+    for (const r of recipients) {
+      // "Postmaster" alone is the one forward-path without a domain (RFC 5321 §4.1.1.3).
+      if (!isValidEnvelopeAddress(r.address) && r.address.toLowerCase() !== "postmaster") {
+        throw new TypeError(`Invalid recipient address ${JSON.stringify(r.address)} (RFC 5321 §4.1.2)`);
+      }
+    }
     const caps = this.capabilities;
     const content = normaliseData(message.data);
     const scan = "bytes" in content ? scanMessage(content.bytes) : null;

@@ -346,6 +346,16 @@ describe("SmtpClient data", () => {
     assert.equal(s.writes.length, 1);
   });
 
+  test("an envelope address that is not RFC 5321 to the letter is refused before any byte is written", async () => {
+    const { s, c } = client([{ send: "220 mx\r\n" }, { expect: "EHLO [192.0.2.7]\r\n" }, { send: EHLO_PIPE }]);
+    await c.connect();
+    for (const bad of ["a@[255.255.255.256]", "a@[IPv6:1::2:]", "a..b@y.test", "a@y.test.", "b@y\u2028.test", "root"]) {
+      await assert.rejects(c.send({ from: "a@x.test", to: [bad], data: "x" }), TypeError, bad);
+    }
+    await assert.rejects(c.send({ from: "a@[010.0.0.1]", to: ["b@y.test"], data: "x" }), TypeError);
+    assert.equal(s.writes.length, 1, "only the EHLO went out");
+  });
+
   test("a non-ASCII address uses SMTPUTF8 when offered and is refused when not", async () => {
     const { s, c } = client([
       { send: "220 mx\r\n" },
