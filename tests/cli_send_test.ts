@@ -601,3 +601,28 @@ describe("--serverinfo", () => {
     assert.equal(r.code, 68);
   });
 });
+
+describe("a client certificate without its key", () => {
+  const msg = "From: me@example.org\nSubject: cert\n\nbody\n";
+  const CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+  test("--cert-file alone: exit 78 naming --key-file and key_file; nothing is sent", async () => {
+    const host = new FakeHost({ files: { ...RC, "/c.pem": { text: CERT, mode: 0o600 } }, stdin: msg });
+    const srv = fakeSmtp();
+    const code = await main(["--cert-file", "/c.pem", "you@example.net"], { host, connector: srv.connector, now: NOW });
+    assert.equal(code, 78, host.stderr);
+    assert.match(host.stderr, /holds no private key: give the key with --key-file FILE \(configuration: key_file\)/);
+    assert.equal(srv.sessions.length, 0, "no connection was opened");
+  });
+
+  test("msmtprc tls_cert_file alone names tls_key_file", async () => {
+    const files = {
+      [`${HOME}/.msmtprc`]: { text: "account default\nhost mx.example.org\nport 25\ntls_cert_file /c.pem\n", mode: 0o600 },
+      "/c.pem": { text: CERT, mode: 0o600 },
+    };
+    const host = new FakeHost({ files, stdin: msg });
+    const code = await main(["you@example.net"], { host, connector: fakeSmtp().connector, now: NOW });
+    assert.equal(code, 78, host.stderr);
+    assert.match(host.stderr, /--key-file FILE \(configuration: tls_key_file\)/);
+  });
+});

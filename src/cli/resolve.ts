@@ -252,6 +252,15 @@ export async function clientOptions(account: Account, ctx: ClientContext): Promi
   else if (account.certFile !== undefined) {
     // esmtp keeps the key in the certificate file (~/.authenticate/private/smtp-starttls.pem).
     if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(o.cert!)) o.key = o.cert;
+    else {
+      // Without its key the certificate could not be presented, and the server's refusal would look
+      // temporary (a 421 after the handshake): say what is missing instead.
+      const keyword = account.source.format === "msmtp" ? "tls_key_file" : "key_file";
+      throw new ConfigError(
+        `The client certificate file "${account.certFile}" holds no private key: give the key with --key-file FILE ` +
+          `(configuration: ${keyword}), or put the key in the certificate file`,
+      );
+    }
   }
   if (account.passphrase !== undefined) o.passphrase = account.passphrase;
   if (account.helo !== undefined) o.name = account.helo;
