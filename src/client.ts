@@ -31,6 +31,7 @@ import {
 import {
   type ClientOptions,
   DEFAULT_TIMEOUTS,
+  defaultEndpoint,
   type MessageData,
   type OutgoingMessage,
   type RecipientResult,
@@ -62,12 +63,9 @@ const FAILURE_QUIT_TIMEOUT = 5_000;
 const DATA_WRITE_SIZE = 64 * 1024;
 const BDAT_CHUNK_SIZE = 1024 * 1024;
 
-/** Resolved defaults for the options a session needs. */
+/** Resolved defaults for the options a session needs (one rule, shared with the CLI). */
 function resolve(options: ClientOptions): { port: number; tls: TlsMode } {
-  const tls: TlsMode = options.tls ??
-    (options.port === 465 ? "implicit" : options.auth ? "starttls-required" : "starttls-opportunistic");
-  const port = options.port ?? (tls === "implicit" ? 465 : options.auth ? 587 : 25);
-  return { port, tls };
+  return defaultEndpoint(options.port, options.tls, options.auth !== undefined);
 }
 
 function checkOptions(options: ClientOptions): void {
@@ -678,8 +676,9 @@ export class SmtpClient {
           : `Not every recipient accepted (policy "all"): ${rejected.map((r) => `<${r.address}> ${r.code} ${r.message}`).join("; ")}`,
         { code: first.code, enhanced: first.enhancedCode, lines: [first.message] },
         "rcpt",
+        rejected,
       );
-      throw Object.assign(err, { rejected });
+      throw err;
     })();
   }
 
