@@ -8,10 +8,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { main } from "../src/cli/main.ts";
 import { peekHeader } from "../src/cli/input.ts";
-import type { Connector, Transport } from "../deps.ts";
+import type { Connector } from "../deps.ts";
 import { ConnectionError } from "../src/errors.ts";
 import { FakeHost, type FakeHostOptions } from "./support/fake_host.ts";
 import { fakeSmtp, type FakeSmtpOptions } from "./fixtures/cli/fake_smtp.ts";
+import { wrapTransport } from "./support/wrap_transport.ts";
 
 const HOME = "/home/user";
 const RC = { [`${HOME}/.smtpsendrc`]: { text: "hostname = mx.example.org:25\n", mode: 0o600 } };
@@ -472,7 +473,7 @@ function noReplyAfterDot(inner: Connector): Connector {
       const t = await inner.connect(options);
       let tail = "";
       let dotSent = false;
-      const transport: Transport = {
+      return wrapTransport(t, {
         // A read may already be waiting while the message is written (the client watches for early
         // replies): what it gets once the dot is out is dropped as well.
         read: async () => {
@@ -488,19 +489,7 @@ function noReplyAfterDot(inner: Connector): Connector {
           if (tail === "\r\n.\r\n") dotSent = true;
           await t.write(data);
         },
-        startTls: (o) => t.startTls(o),
-        close: () => t.close(),
-        get tls() {
-          return t.tls;
-        },
-        get localAddress() {
-          return t.localAddress;
-        },
-        get remoteAddress() {
-          return t.remoteAddress;
-        },
-      };
-      return transport;
+      });
     },
   };
 }

@@ -12,8 +12,9 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { type Connector, detectRuntime, runtime, type Transport } from "../deps.ts";
+import { detectRuntime } from "../deps.ts";
 import { SmtpClient } from "../src/default_client.ts";
+import { recordingConnector } from "./support/wrap_transport.ts";
 import { send } from "../src/send.ts";
 import { ConnectionError, ReplyError, SmtpError, TimeoutError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
@@ -35,42 +36,6 @@ const opts = (port: number, extra: Partial<ClientOptions> = {}): ClientOptions =
   ...extra,
 });
 
-/** A Connector that records every write() on a real socket. */
-async function recordingConnector(): Promise<{ connector: Connector; writes: string[] }> {
-  const real = (await runtime()).connector;
-  const writes: string[] = [];
-  return {
-    writes,
-    connector: {
-      name: `recording ${real.name}`,
-      async connect(o) {
-        const t = await real.connect(o);
-        const wrapped: Transport = {
-          read: () => t.read(),
-          write: (d) => {
-            writes.push(new TextDecoder().decode(d));
-            return t.write(d);
-          },
-          startTls: (x) => {
-            writes.push("<starttls handshake>");
-            return t.startTls(x);
-          },
-          close: () => t.close(),
-          get tls() {
-            return t.tls;
-          },
-          get localAddress() {
-            return t.localAddress;
-          },
-          get remoteAddress() {
-            return t.remoteAddress;
-          },
-        };
-        return wrapped;
-      },
-    },
-  };
-}
 
 function postfixLog(): string[] {
   return readFileSync(join(S.dir, "log", "postfix.log"), "utf8").split("\n");

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { runtime, type Connector, type Transport } from "../deps.ts";
+import { runtime, type Connector } from "../deps.ts";
 import { compose } from "../src/message/compose.ts";
 import { Queue } from "../src/queue.ts";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { SmtpClient } from "../src/default_client.ts";
+import { recordingConnector } from "./support/wrap_transport.ts";
 import { ConnectionError, ProtocolError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { servers, waitForMaildirMessage, waitForSinkMessage } from "./support/servers.ts";
@@ -48,42 +49,6 @@ function assertDeliveredVerbatim(delivered: Uint8Array, sent: string): void {
   }
 }
 
-/** A Connector that records every write() on a real socket (a wire capture). */
-async function recordingConnector(): Promise<{ connector: Connector; writes: string[] }> {
-  const real = (await runtime()).connector;
-  const writes: string[] = [];
-  return {
-    writes,
-    connector: {
-      name: `recording ${real.name}`,
-      async connect(o) {
-        const t = await real.connect(o);
-        const wrapped: Transport = {
-          read: () => t.read(),
-          write: (d) => {
-            writes.push(new TextDecoder().decode(d));
-            return t.write(d);
-          },
-          startTls: (x) => {
-            writes.push("<starttls handshake>");
-            return t.startTls(x);
-          },
-          close: () => t.close(),
-          get tls() {
-            return t.tls;
-          },
-          get localAddress() {
-            return t.localAddress;
-          },
-          get remoteAddress() {
-            return t.remoteAddress;
-          },
-        };
-        return wrapped;
-      },
-    },
-  };
-}
 
 describe("Postfix: delivery", () => {
   test("a plain session delivers the message byte for byte into the maildir", async () => {

@@ -32,6 +32,7 @@ import process from "node:process";
 import type { Connector, Host, Transport } from "../../deps.ts";
 import { Queue } from "../../src/queue.ts";
 import { HOST_METHODS, testConnector, testHost } from "./queue_host.ts";
+import { wrapTransport } from "./wrap_transport.ts";
 
 const [spec, nthText] = (process.env.SMTPSEND_QUEUE_CRASH_AT ?? "").split(":");
 const point = spec ?? "";
@@ -119,7 +120,7 @@ function crashingConnector(base: Connector): Connector {
     async connect(options): Promise<Transport> {
       const t = await base.connect(options);
       let after354 = false;
-      return {
+      return wrapTransport(t, {
         async read() {
           const b = await t.read();
           if (b && /(^|\n)354[ -]/.test(dec.decode(b))) after354 = true;
@@ -136,18 +137,7 @@ function crashingConnector(base: Connector): Connector {
           }
           return t.write(data);
         },
-        startTls: (o) => t.startTls(o),
-        close: () => t.close(),
-        get tls() {
-          return t.tls;
-        },
-        get localAddress() {
-          return t.localAddress;
-        },
-        get remoteAddress() {
-          return t.remoteAddress;
-        },
-      };
+      });
     },
   };
 }
