@@ -186,7 +186,11 @@ export interface OutgoingMessage {
   readonly to: readonly (string | RecipientSpec)[];
   /** The message (headers and body). Line endings are normalised to CRLF. */
   readonly data: MessageData;
-  /** Size in octets, for `SIZE=` when `data` is a stream (computed for bytes and strings). */
+  /**
+   * Size in octets, for `SIZE=` when `data` is a stream (computed for bytes and strings). Over the
+   * server's SIZE limit, the message is refused before MAIL; a stream without it is counted as it is
+   * sent and abandoned before it passes the limit (see `SmtpClient.send()`).
+   */
   readonly size?: number;
   /**
    * Whether the content has 8-bit octets; computed for bytes and strings. For a
