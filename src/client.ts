@@ -901,11 +901,13 @@ export class SmtpClient {
     try {
       reply = await this.#anyReply(phase);
     } catch (err) {
-      if (writeError instanceof ConnectionError && writeError.phase === "connect") {
-        // The transport names the connection; the failure belongs to the message being sent.
-        throw new ConnectionError(`Connection lost while the message was being sent: ${writeError.message}`, { phase, cause: writeError });
+      const lost = writeError ?? err;
+      if (lost instanceof ConnectionError && lost.phase === "connect") {
+        // The transport names the connection (a failed write, or a read after a reset); the
+        // failure belongs to the message being sent.
+        throw new ConnectionError(`Connection lost while the message was being sent: ${lost.message}`, { phase, cause: lost });
       }
-      throw writeError ?? err;
+      throw lost;
     } finally {
       this.#shut(`the server replied before the message data was sent in full`);
     }
