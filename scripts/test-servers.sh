@@ -7,7 +7,7 @@
 #   scripts/test-servers.sh status  show which ports answer
 #
 # Environment: SMTPSEND_TEST_DIR (state dir, default /tmp/smtpsend-test),
-# SMTPSEND_TEST_PORT_BASE (default 20025; ports base+0..base+38, base+40..base+42 and base+50..base+53 are used),
+# SMTPSEND_TEST_PORT_BASE (default 20025; ports base+0..base+38, base+40..base+42 and base+50..base+54 are used),
 # SMTPSEND_TEST_SINK_DELAY (seconds for the slow smtp-sink ports, default 3),
 # SMTPSEND_EXIM_ROOT (where scripts/setup.sh unpacked Exim, default /var/cache/smtpsend/exim4).
 # Needs root (Postfix and Dovecot); re-runs itself through `sudo -n` otherwise.
@@ -47,7 +47,7 @@ fi
 # ---------------------------------------------------------------------------
 # Ports. NAME:offset. Sinks: NAME:offset:smtp-sink flags (see README.md).
 PORTS=(PLAIN:0 STARTTLS:1 SUBMISSION:2 SUBMISSIONS:3 WRONGNAME:4 UNKNOWNCA:5 CLEARAUTH:6 CLIENTCERT:7 OAUTH:8 OAUTH_TLS:9
-  POP3:50 NO8BIT:52 SMALL:53)
+  POP3:50 NO8BIT:52 SMALL:53 SMALL_NOSIZE:54)
 SINKS=(
   "SINK:20:"                                   # normal, every message dumped to SINK_DUMP_DIR
   "SINK_HELO:21:-e"                            # no ESMTP: EHLO -> 500 5.5.1, HELO works
@@ -376,6 +376,7 @@ do_start() {
     echo "# WRONGNAME STARTTLS, cert for other.example | UNKNOWNCA STARTTLS, localhost cert from an unknown CA"
     echo "# CLEARAUTH AUTH offered without TLS | CLIENTCERT STARTTLS + client cert from the test CA required"
     echo "# NO8BIT as PLAIN without 8BITMIME, SMTPUTF8, CHUNKING | SMALL as PLAIN with a 100000-octet message_size_limit"
+    echo "# SMALL_NOSIZE as SMALL, but EHLO does not advertise SIZE (the limit shows only as a 552 mid-message)"
     echo "# aiosmtpd: OAUTH STARTTLS then AUTH XOAUTH2 OAUTHBEARER | OAUTH_TLS the same over implicit TLS"
     echo "# Dovecot: POP3 cleartext POP3 (USER/PASS), mailbox POP3_USER = maildir POP3_MAILDIR"
     for e in "${PORTS[@]}"; do name=${e%%:*}; echo "SMTPSEND_TEST_${name}_PORT=$(port_of "${e#*:}")"; done

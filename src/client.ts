@@ -498,12 +498,15 @@ export class SmtpClient {
    *
    * Only content the server agreed to is sent. 8-bit octets need 8BITMIME and
    * go under `BODY=8BITMIME` (announced for a stream whenever 8BITMIME is
-   * offered, unless `eightBit: false`); NUL octets never go. In-memory data
-   * is checked before MAIL. A stream is checked as it is sent: when it turns
-   * out to hold what may not go, the transaction is abandoned by closing the
-   * connection without the end of data — inside DATA or BDAT that is the only
-   * abort that cannot deliver the part already sent — and a permanent
-   * {@link SmtpError} in phase `"message"` is thrown.
+   * offered, unless `eightBit: false`); NUL octets never go; no more octets
+   * than the server's advertised SIZE go (RFC 1870 §6). In-memory data is
+   * checked before MAIL. A stream is checked as it is sent, before each block
+   * or chunk is written: when it turns out to hold what may not go, or would
+   * pass the SIZE limit, the transaction is abandoned by closing the
+   * connection without the end of data — inside DATA or BDAT that is the
+   * only abort that cannot deliver the part already sent — and a permanent
+   * {@link SmtpError} in phase `"message"` is thrown (over SIZE: code 552,
+   * `enhancedCode` `"5.3.4"`).
    *
    * A negative reply to any BDAT chunk (Exim answers before reading it all), or any reply that
    * arrives while message data is still being written, stops the sending and
@@ -515,7 +518,9 @@ export class SmtpClient {
    * @param message Envelope and content.
    * @returns Accepted and rejected recipients and the final reply.
    * @throws {ReplyError} When MAIL is refused, no recipient is accepted (or not all, with `policy: "all"`), or the data is refused.
-   * @throws {SmtpError} Connection, protocol and timeout errors; the connection is then closed. When the
+   * @throws {SmtpError} Content the server did not agree to (8-bit, NUL, over SIZE: permanent, phase `"mail"`
+   *   before anything is written, `"message"` for a stream abandoned mid-way; nothing delivered).
+   *   Connection, protocol and timeout errors; the connection is then closed. When the
    *   end of the message was sent but no reply came (time-out, connection lost), `maybeDelivered` is `true`:
    *   the server may already have accepted it (RFC 5321 §6.1).
    */
@@ -686,8 +691,10 @@ export class SmtpClient {
    * DATA content (RFC 5321 §4.1.1.4) through the core (dot-stuffing, the
    * final dot), written in blocks.
    *
-   * A streamed message is checked as it goes: a NUL octet, or an 8-bit octet
-   * when BODY=8BITMIME was not announced, abandons the transaction. Inside
+   * A streamed message is checked as it goes: a NUL octet, an 8-bit octet
+   * when BODY=8BITMIME was not announced, or content past the server's SIZE
+   * (checked before the block that would pass it is written) abandons the
+   * transaction. Inside
    * DATA the only safe way to do that is to close the connection without the
    * final dot: anything else (a dot, RSET) would end the message and deliver
    * the part already sent.
@@ -724,6 +731,8 @@ export class SmtpClient {
       throw err;
     }
     pending.push(this.#command(() => s.send({ type: "END-OF-DATA" })));
+    // The end of data may add a final CRLF, which counts towards SIZE.
+    this.#checkStreamed(allow8bit);
     await this.#writeMessage(concatAll(pending), "message");
     return await this.#readEndOfData();
   }
@@ -737,8 +746,9 @@ export class SmtpClient {
    * phase `"bdat"`, and the connection is closed — the server may have stopped
    * reading at its reply and taken the rest of the chunk for commands. The
    * same holds for any reply that arrives before a chunk is written in full.
-   * A stream's content is checked as for DATA; abandoning it closes the
-   * connection without `BDAT … LAST`.
+   * A stream's content is checked as for DATA (8-bit, NUL, SIZE), each chunk
+   * before it is written; abandoning it closes the connection without
+   * `BDAT … LAST`.
    */
   async #sendBdat(content: Content, allow8bit: boolean): Promise<ReplyEvent> {
     this.#midExchange = true;
@@ -778,16 +788,20 @@ export class SmtpClient {
     return ev;
   }
 
-  /** Throws the data error when the message content so far holds what may not be sent (see #sendData). */
+  /**
+   * Throws the data error when the message content so far holds what may not
+   * be sent (see #sendData). It runs after the core encoded the chunk (so a
+   * trace may already show its BDAT line) and before any of it is written.
+   */
   #checkStreamed(allow8bit: boolean): void {
     const facts = this.#session!.contentFacts;
     if (facts === null) return;
     if (facts.hasNul) {
-      this.#shut("a NUL octet turned up in the message stream");
+      this.#abandon("a NUL octet turned up in the message stream");
       throw nulError(true);
     }
     if (facts.eightBit && !allow8bit) {
-      this.#shut("an 8-bit octet turned up in the message stream");
+      this.#abandon("an 8-bit octet turned up in the message stream");
       throw new SmtpError(
         `Message has 8-bit data but ${
           this.capabilities?.eightBitMime ? "the message was declared 7-bit (BODY=7BIT)" : "the server does not offer 8BITMIME (RFC 6152)"
@@ -795,6 +809,21 @@ export class SmtpClient {
         { phase: "message" },
       );
     }
+    // RFC 1870 §6: never send more than the server's advertised SIZE (0: no fixed limit).
+    const limit = this.capabilities?.size;
+    if (limit && facts.size > limit) {
+      this.#abandon(`the message stream passed the server's SIZE limit of ${limit} octets`);
+      throw new SmtpError(
+        `Message exceeds the server's SIZE limit of ${limit} octets (RFC 1870); the transaction was abandoned by closing the connection before the content passed the limit, and nothing was delivered`,
+        { phase: "message", code: 552, enhancedCode: "5.3.4", temporary: false },
+      );
+    }
+  }
+
+  /** Abandons the transaction: closes without the end of data; the trace says the last chunk was not written. */
+  #abandon(reason: string): void {
+    this.#info(`abandoning the message, nothing more is written (the last chunk encoded was not): ${reason}`);
+    this.#shut(reason);
   }
 
   /**
@@ -882,11 +911,13 @@ export class SmtpClient {
     try {
       reply = await this.#anyReply(phase);
     } catch (err) {
-      if (writeError instanceof ConnectionError && writeError.phase === "connect") {
-        // The transport names the connection; the failure belongs to the message being sent.
-        throw new ConnectionError(`Connection lost while the message was being sent: ${writeError.message}`, { phase, cause: writeError });
+      const lost = writeError ?? err;
+      if (lost instanceof ConnectionError && lost.phase === "connect") {
+        // The transport names the connection (a failed write, or a read after a reset); the
+        // failure belongs to the message being sent.
+        throw new ConnectionError(`Connection lost while the message was being sent: ${lost.message}`, { phase, cause: lost });
       }
-      throw writeError ?? err;
+      throw lost;
     } finally {
       this.#shut(`the server replied before the message data was sent in full`);
     }

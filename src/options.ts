@@ -206,7 +206,11 @@ export interface OutgoingMessage {
   readonly to: readonly (string | RecipientSpec)[];
   /** The message (headers and body). Line endings are normalised to CRLF. */
   readonly data: MessageData;
-  /** Size in octets, for `SIZE=` when `data` is a stream (computed for bytes and strings). */
+  /**
+   * Size in octets, for `SIZE=` when `data` is a stream (computed for bytes and strings). Over the
+   * server's SIZE limit, the message is refused before MAIL; a stream without it is counted as it is
+   * sent and abandoned before it passes the limit (see `SmtpClient.send()`).
+   */
   readonly size?: number;
   /**
    * Whether the content has 8-bit octets; computed for bytes and strings. For a
@@ -216,7 +220,13 @@ export interface OutgoingMessage {
    * `SmtpClient.send()`).
    */
   readonly eightBit?: boolean;
-  /** Request SMTPUTF8 (needed for UTF-8 headers); set automatically for non-ASCII addresses. */
+  /**
+   * The content needs SMTPUTF8: its header fields hold UTF-8 (RFC 6532), as `compose()` writes an
+   * address with a non-ASCII local part (its `smtputf8`). Sent with the `SMTPUTF8` parameter; a
+   * server without SMTPUTF8 gets nothing: a permanent `SmtpError` (554 5.6.9, phase `"mail"`) before
+   * MAIL. Not needed for non-ASCII envelope addresses: the client decides those itself
+   * (`envelopeForServer()`: SMTPUTF8 when offered, else IDN domains as A-labels).
+   */
   readonly smtpUtf8?: boolean;
   /** DSN: return full message or headers only. */
   readonly dsnReturn?: "FULL" | "HDRS";

@@ -235,12 +235,21 @@ describe("sendmail mode", () => {
   });
 
   test("a large message streams through with its bytes intact", async () => {
+    // 1000 lines of 962 octets on the wire: just under the fake server's SIZE 1000000.
     const body = "0123456789abcdef".repeat(60) + "\n";
-    const msg = "From: me@example.org\nSubject: big\n\n" + body.repeat(2000);
+    const msg = "From: me@example.org\nSubject: big\n\n" + body.repeat(1000);
     const r = await run(["-i", "you@example.net"], msg);
     assert.equal(r.code, 0, r.host.stderr);
     const data = r.srv.messages()[0]!.data;
-    assert.equal(data.split("\r\n").filter((l) => l === body.trimEnd()).length, 2000);
+    assert.equal(data.split("\r\n").filter((l) => l === body.trimEnd()).length, 1000);
+  });
+
+  test("standard input over the server's SIZE: exit 65, the SIZE limit named, nothing delivered", async () => {
+    const body = "0123456789abcdef".repeat(60) + "\n";
+    const r = await run(["-i", "you@example.net"], "From: me@example.org\nSubject: big\n\n" + body.repeat(1100));
+    assert.equal(r.code, 65, r.host.stderr);
+    assert.match(r.host.stderr, /SIZE limit of 1000000 octets.*nothing was delivered/);
+    assert.equal(r.srv.messages().length, 0);
   });
 });
 

@@ -180,6 +180,125 @@ describe("SmtpClient: only bytes the server agreed to (issue 10 item 2)", () => 
   });
 });
 
+describe("SmtpClient: a stream never passes the server's SIZE (RFC 1870 §6)", () => {
+  const isSizeError = (e: unknown, limit: number) =>
+    e instanceof SmtpError && !(e instanceof ReplyError) && e.code === 552 && e.enhancedCode === "5.3.4" &&
+    e.phase === "message" && !e.temporary && !e.maybeDelivered &&
+    new RegExp(`SIZE limit of ${limit} octets.*nothing was delivered`).test(e.message);
+
+  test("DATA: the chunk that would pass SIZE is not written; closed without the final dot; permanent 552 5.3.4", async () => {
+    const head = "Subject: s\r\n\r\n" + asciiLines(900); // 72 014 octets: written as one block
+    const { s, c } = client([
+      ...HELLO,
+      { send: "250-mx\r\n250 SIZE 100000\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "354 go\r\n" },
+      { expect: head },
+    ]);
+    await c.connect();
+    await assert.rejects(
+      c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks(head, asciiLines(400, "y"), "tail\r\n") }),
+      (e: unknown) => isSizeError(e, 100000),
+    );
+    assert.deepEqual(s.errors, [], "nothing after the last block under the limit");
+    const wire = s.writes.join("");
+    assert.ok(!wire.includes("y000000"), "the chunk that crosses the limit never went out");
+    assert.ok(!wire.includes("\r\n.\r\n"), "no end-of-data");
+    assert.equal(c.connected, false);
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n" }), (e: unknown) =>
+      e instanceof ConnectionError && /SIZE limit of 100000/.test((e as Error).message));
+  });
+
+  test("DATA: exactly SIZE octets go out; the CRLF the end of data adds counts", async () => {
+    const body = "Subject: s\r\n\r\nbody\r\n"; // 22 octets
+    const { s, c } = client([
+      ...HELLO,
+      { send: "250-mx\r\n250 SIZE 22\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "354 go\r\n" },
+      { expect: body + ".\r\n" },
+      { send: "250 queued\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "354 go\r\n" },
+    ]);
+    await c.connect();
+    const r = await c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks("Subject: s\r\n", "\r\nbody\r\n") });
+    assert.equal(r.reply.code, 250);
+    // 21 octets without a final line ending: the end of data makes it 23.
+    await assert.rejects(
+      c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks("Subject: s\r\n\r\n", "body\r\nx") }),
+      (e: unknown) => isSizeError(e, 22),
+    );
+    assert.deepEqual(s.errors, [], "the last block (with the final dot) was not written");
+    assert.equal(c.connected, false);
+  });
+
+  test("BDAT: a chunk under the limit goes, the one that would pass it does not; no BDAT LAST", async () => {
+    const mib = asciiLines(Math.ceil((1024 * 1024) / 80));
+    const { s, c } = client([
+      ...HELLO,
+      { send: "250-mx\r\n250-CHUNKING\r\n250-SIZE 1500000\r\n250 PIPELINING\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n250 ok\r\n" },
+      { expect: `BDAT ${mib.length}\r\n${mib}` },
+      { send: "250 2.0.0 chunk ok\r\n" },
+    ]);
+    await c.connect();
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks(mib, mib, "end\r\n") }), (e: unknown) =>
+      isSizeError(e, 1500000));
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.writes.filter((w) => w.startsWith("BDAT")).length, 1);
+    assert.ok(!s.writes.join("").includes("LAST"));
+    assert.equal(c.connected, false);
+  });
+
+  test("BDAT: a stream past a 64 KiB SIZE in its first chunk writes no content at all (Exim's EXIM_SMALL)", async () => {
+    const { s, c } = client([
+      ...HELLO,
+      { send: "250-mx\r\n250-CHUNKING\r\n250-SIZE 65536\r\n250 PIPELINING\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n250 ok\r\n" },
+    ]);
+    await c.connect();
+    await assert.rejects(c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks(asciiLines(1000), asciiLines(1000)) }), (e: unknown) =>
+      isSizeError(e, 65536));
+    assert.deepEqual(s.errors, []);
+    assert.deepEqual(s.writes.filter((w) => w.startsWith("BDAT")), []);
+    assert.equal(c.connected, false);
+  });
+
+  test("SIZE 0 (no fixed limit) never stops a stream", async () => {
+    const big = "Subject: s\r\n\r\n" + asciiLines(1000);
+    const { s, c } = client([
+      ...HELLO,
+      { send: "250-mx\r\n250 SIZE 0\r\n" },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "354 go\r\n" },
+      { expect: big + ".\r\n" },
+      { send: "250 queued\r\n" },
+    ]);
+    await c.connect();
+    assert.equal((await c.send({ from: "a@x.test", to: ["b@y.test"], data: chunks(big) })).reply.code, 250);
+    assert.deepEqual(s.errors, []);
+  });
+});
+
 describe("SmtpClient says goodbye after a failure on a usable connection (issue 10 item 4)", () => {
   test("a refused password: QUIT is sent and its 221 read before connect() fails", async () => {
     const ir = btoa("\0me\0wrong-password");

@@ -8,6 +8,7 @@ import { SmtpClient } from "../src/client.ts";
 import { AuthError, ConnectionError, ProtocolError, ReplyError, SmtpError, TimeoutError, TlsError } from "../src/errors.ts";
 import type { TraceEvent } from "../src/options.ts";
 import { scripted, type Step } from "./support/scripted.ts";
+import { compose } from "../src/message/compose.ts";
 
 const EHLO_PIPE = "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n";
 const EHLO_PLAIN = "250-mx.test\r\n250 8BITMIME\r\n";
@@ -379,6 +380,51 @@ describe("SmtpClient data", () => {
         e.phase === "mail" && /"用户@例子\.test" has a non-ASCII local part, which needs SMTPUTF8/.test(e.message),
     );
     assert.equal(t.s.writes.length, 1);
+  });
+
+  test("a UTF-8 header (compose()'s smtputf8) goes under SMTPUTF8 when offered; without it: refused before MAIL, nothing written, session usable", async () => {
+    const m = compose({ from: "jörg@example.org", to: "b@y.test", subject: "s", text: "x", envelope: { from: "bounce@x.test", to: ["b@y.test"] } });
+    assert.equal(m.smtputf8, true);
+    const { s, c } = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: EHLO_PIPE },
+      { expect: "MAIL FROM:<bounce@x.test> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<b@y.test>\r\nDATA\r\n" },
+      { send: "250 ok\r\n250 ok\r\n354 go\r\n" },
+      { expect: new TextDecoder().decode(await m.toBytes()).replace(/(?<!\r\n)$/, "\r\n") + ".\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    await c.connect();
+    await c.send(m);
+    assert.deepEqual(s.errors, []);
+
+    const t = client([
+      { send: "220 mx\r\n" },
+      { expect: "EHLO [192.0.2.7]\r\n" },
+      { send: EHLO_PLAIN },
+      { expect: "MAIL FROM:<a@x.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "RCPT TO:<b@y.test>\r\n" },
+      { send: "250 ok\r\n" },
+      { expect: "DATA\r\n" },
+      { send: "354 go\r\n" },
+      { expect: "x\r\n.\r\n" },
+      { send: "250 ok\r\n" },
+    ]);
+    await t.c.connect();
+    await assert.rejects(
+      t.c.send(m),
+      (e: unknown) =>
+        e instanceof SmtpError && !(e instanceof ReplyError) && e.code === 554 && e.enhancedCode === "5.6.9" && !e.temporary &&
+        e.phase === "mail" && /UTF-8 header fields.*does not offer SMTPUTF8.*nothing was sent/.test(e.message),
+    );
+    assert.equal(t.s.writes.length, 1, "only EHLO was written");
+    // The same holds for a message given with smtpUtf8: true …
+    await assert.rejects(t.c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n", smtpUtf8: true }), /does not offer SMTPUTF8/);
+    assert.equal(t.s.writes.length, 1);
+    // … and the session is still usable.
+    await t.c.send({ from: "a@x.test", to: ["b@y.test"], data: "x\r\n" });
+    assert.deepEqual(t.s.errors, []);
   });
 
   test("without SMTPUTF8, IDN domains go as A-labels in MAIL and RCPT (ORCPT keeps the original); the session stays usable after a refusal", async () => {

@@ -12,7 +12,7 @@ import { ConnectionError, ReplyError, SmtpError, TlsError } from "../src/errors.
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { eximLogLines, eximServer, readEximMaildir, servers, waitForEximMessage } from "./support/servers.ts";
 import { portRecorder } from "./support/tcp_state.ts";
-import { detectRuntime, runtime } from "../deps.ts";
+import { type Connector, runtime, type Transport } from "../deps.ts";
 
 const S = servers();
 const X = eximServer(); // throws (the file fails) when Exim is not running: never a silent skip
@@ -177,28 +177,6 @@ describe("Exim (GnuTLS): delivery", () => {
     await waitForEximMessage(USER, (m) => m.header("subject") === subject);
   });
 
-  test("over the size limit, size unknown (a stream, DATA): Exim's 552 at the end, permanent, not delivered", async () => {
-    const subject = token("exim-size");
-    const big = new TextEncoder().encode(message(subject, `${"y".repeat(76)}\r\n`.repeat(Math.ceil(X.sizeLimit / 78) + 10)));
-    async function* stream(): AsyncIterable<Uint8Array> {
-      for (let i = 0; i < big.length; i += 8192) yield big.subarray(i, i + 8192);
-    }
-    const client = await SmtpClient.connect(opts(X.smallPort, { chunking: false }));
-    try {
-      assert.equal(client.capabilities?.size, X.sizeLimit);
-      await assert.rejects(
-        client.send({ from: "sender@example.org", to: [USER], data: stream() }),
-        (e: unknown) => e instanceof ReplyError && e.code === 552 && !e.temporary,
-      );
-      // The session is still usable: a small message goes through.
-      await client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-small`) });
-    } finally {
-      await client.quit();
-    }
-    await waitForEximMessage(USER, (m) => m.header("subject") === `${subject}-small`);
-    assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "the big one was not delivered");
-  });
-
   test("the server's NTLM (spa) account works: a reference NTLMv1 client gets 235, a wrong password 535", () => {
     // Checks the fixture, not smtpsend: Exim's spa verifies only NTLMv1 responses (issue 13 uses it).
     const script = fileURLToPath(new URL("./support/ntlmv1_login.py", import.meta.url));
@@ -251,84 +229,84 @@ function bigStream(subject: string, octets: number): { stream: () => AsyncIterab
   };
 }
 
-describe("Exim (GnuTLS): a chunk refused mid-message (EXIM_SMALL, 64 KiB, CHUNKING)", () => {
+describe("Exim (GnuTLS): a message over SIZE (EXIM_SMALL, SIZE 65536, CHUNKING)", () => {
   const sends = (events: TraceEvent[]) => events.filter((e) => e.direction === "send").map((e) => e.line);
 
-  // KNOWN DEFECT on Node (open; see the issue-10 note): Exim replies 552, reads the rest of the chunk as
-  // commands and resets the connection. When the reset beats Node's read of the 552 while the client is
-  // still writing the chunk, the write fails with ECONNRESET, Node destroys the socket and the 552 is
-  // lost (about half of the runs here). Bun and Deno always read it. On Node this test therefore accepts
-  // that one other outcome, and only that: a ConnectionError in phase "bdat" (never "connect"), with the
-  // connection closed and nothing delivered — a failure, never a success.
-  const onNode = detectRuntime() === "node";
-  const refused = (e: unknown) =>
-    (e instanceof ReplyError && e.code === 552 && e.phase === "bdat" && !e.temporary) ||
-    (onNode && e instanceof ConnectionError && e.phase === "bdat");
+  // RFC 1870 §6: the client never sends more than the advertised SIZE. A stream of unknown size
+  // is abandoned (closed, no end of data) before the chunk or block that would pass 65536 octets,
+  // so Exim never gets to refuse a chunk and reset the connection (which on Node could lose its
+  // 552 to ECONNRESET): the error is the client's own permanent 552 5.3.4 on every runtime.
+  // Exim's own mid-message refusal cannot happen any more (it always advertises its limit); a
+  // server refusing a chunk mid-message is tested against Postfix without SIZE advertised
+  // (tests/interop_failures_test.ts) and byte for byte in tests/client_failures_test.ts.
+  const overSize = (e: unknown) =>
+    e instanceof SmtpError && !(e instanceof ReplyError) && e.code === 552 && e.enhancedCode === "5.3.4" && e.phase === "message" &&
+    !e.temporary && !e.maybeDelivered && /SIZE limit of 65536 octets.*nothing was delivered/.test(e.message);
 
-  test("a stream over 1 MiB: Exim's 552 to the first, non-final BDAT is a permanent ReplyError in phase bdat; nothing more is sent", async () => {
-    const subject = token("exim-bdat-mid");
-    const big = bigStream(subject, 1536 * 1024);
-    const events: TraceEvent[] = [];
-    const rec = portRecorder((await runtime()).connector);
-    const client = await SmtpClient.connect(opts(X.smallPort, { connector: rec.connector, trace: (e) => events.push(e) }));
-    try {
-      assert.equal(client.capabilities?.chunking, true);
-      await assert.rejects(
-        client.send({ from: "sender@example.org", to: [USER], data: big.stream() }),
-        refused,
-      );
-      const bdats = sends(events).filter((l) => l.startsWith("BDAT"));
-      assert.equal(bdats.length, 1, `one chunk, then nothing: ${bdats.join(" | ")}`);
-      assert.doesNotMatch(bdats[0]!, /LAST/, "the refused chunk was not the last one");
-      assert.equal(client.connected, false, "Exim takes the rest of the chunk for commands: the connection is not reused");
-      await assert.rejects(
-        client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-again`) }),
-        // Why it was closed: the refusal came after the chunk was written, or while it still was (timing).
-        (e: unknown) =>
-          e instanceof ConnectionError && /BDAT chunk refused|replied before the message data was sent in full/.test((e as Error).message),
-        "a later send() on this client fails clearly",
-      );
-      assert.ok(!sends(events).some((l) => l === "RSET"), "no RSET on a connection that is not clean");
-    } finally {
-      await client.quit();
-    }
-    // A new client delivers fine.
-    await sendAndQuit(opts(X.smallPort), "sender@example.org", message(`${subject}-small`));
-    await waitForEximMessage(USER, (m) => m.header("subject") === `${subject}-small`);
-    const log = sessionLog(rec.ports[0]!);
-    assert.match(log, /rejected from <sender@example\.org> .*message too big/, "Exim refused it for its size");
-    assert.doesNotMatch(log, / <= /, "Exim accepted no message on that connection");
-    assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "nothing delivered");
-  });
-
-  test("a stream under 1 MiB goes as one BDAT LAST: Exim's 552 is permanent and the connection is not reused", async () => {
-    const subject = token("exim-bdat-last");
-    const big = bigStream(subject, 4 * X.sizeLimit);
-    const events: TraceEvent[] = [];
-    const rec = portRecorder((await runtime()).connector);
-    const client = await SmtpClient.connect(opts(X.smallPort, { connector: rec.connector, trace: (e) => events.push(e) }));
-    try {
-      await assert.rejects(
-        client.send({ from: "sender@example.org", to: [USER], data: big.stream() }),
-        (e: unknown) => e instanceof ReplyError && e.code === 552 && !e.temporary,
-      );
-      assert.deepEqual(sends(events).filter((l) => l.startsWith("BDAT")), [`BDAT ${big.length} LAST [${big.length} octets]`]);
-      // Exim answered before reading the whole chunk (log: read=… max=…) and reads the rest as
-      // commands: an RSET now would be refused with 554 (issue 10 item 5). So the client closes.
-      assert.equal(client.connected, false, "not reused as if clean");
-      await assert.rejects(
-        client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-again`) }),
-        (e: unknown) => e instanceof ConnectionError,
-      );
-      assert.ok(!sends(events).some((l) => l === "RSET"));
-    } finally {
-      await client.quit();
-    }
-    const log = sessionLog(rec.ports[0]!);
-    assert.match(log, /message too big/);
-    assert.doesNotMatch(log, / <= /);
-    assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "nothing delivered");
-  });
+  const cases = [
+    { name: "a stream over 1 MiB (BDAT)", octets: 1536 * 1024, chunking: true },
+    { name: "a stream under 1 MiB (BDAT)", octets: 4 * 65536, chunking: true },
+    { name: "a stream over SIZE with DATA", octets: 4 * 65536, chunking: false },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: abandoned before passing 65536 octets, the client's permanent 552 5.3.4, nothing delivered`, async () => {
+      const subject = token("exim-over-size");
+      const big = bigStream(subject, c.octets);
+      const events: TraceEvent[] = [];
+      const rec = portRecorder((await runtime()).connector);
+      // What went on the wire after the envelope (MAIL and RCPT), in octets.
+      const written = { envelopeSent: false, sinceRcpt: 0 };
+      const counting: Connector = {
+        name: "counting",
+        async connect(o) {
+          const t = await rec.connector.connect(o);
+          return {
+            read: () => t.read(),
+            write: (d: Uint8Array) => {
+              if (written.envelopeSent) written.sinceRcpt += d.length;
+              else if (new TextDecoder().decode(d).includes("RCPT TO:")) written.envelopeSent = true;
+              return t.write(d);
+            },
+            startTls: (x) => t.startTls(x),
+            close: () => t.close(),
+            get tls() {
+              return t.tls;
+            },
+            get localAddress() {
+              return t.localAddress;
+            },
+            get remoteAddress() {
+              return t.remoteAddress;
+            },
+          };
+        },
+      };
+      const client = await SmtpClient.connect(opts(X.smallPort, { connector: counting, chunking: c.chunking, trace: (e) => events.push(e) }));
+      try {
+        assert.equal(client.capabilities?.size, X.sizeLimit);
+        assert.equal(client.capabilities?.chunking, true);
+        await assert.rejects(client.send({ from: "sender@example.org", to: [USER], data: big.stream() }), overSize);
+        // Every write after the envelope: at most SIZE octets of content (with DATA, plus its command).
+        if (c.chunking) assert.ok(written.sinceRcpt < 200, `no chunk went out (the first one would pass the limit): ${written.sinceRcpt}`);
+        else assert.ok(written.sinceRcpt <= X.sizeLimit + 200, `no more than SIZE octets went out: ${written.sinceRcpt}`);
+        assert.ok(events.some((e) => e.direction === "info" && /abandoning the message/.test(e.line)), "the trace says the chunk was not written");
+        assert.equal(client.connected, false, "abandoned by closing the connection");
+        await assert.rejects(
+          client.send({ from: "sender@example.org", to: [USER], data: message(`${subject}-again`) }),
+          (e: unknown) => e instanceof ConnectionError && /SIZE limit of 65536/.test((e as Error).message),
+          "a later send() on this client says why it was closed",
+        );
+      } finally {
+        await client.quit();
+      }
+      // A new client delivers a message that fits.
+      await sendAndQuit(opts(X.smallPort), "sender@example.org", message(`${subject}-small`), c.chunking);
+      await waitForEximMessage(USER, (m) => m.header("subject") === `${subject}-small`);
+      const log = sessionLog(rec.ports[0]!);
+      assert.doesNotMatch(log, / <= /, "Exim accepted no message on that connection");
+      assert.equal(readEximMaildir(USER).filter((m) => m.header("subject") === subject).length, 0, "nothing delivered");
+    });
+  }
 
   test("a Uint8Array over SIZE is refused before MAIL (permanent 552, nothing written); the session stays usable", async () => {
     const subject = token("exim-size-bytes");

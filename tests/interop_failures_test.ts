@@ -1,8 +1,9 @@
 /**
  * Issue 10 against real servers on 127.0.0.1 (scripts/test-servers.sh):
  * content a 7-bit-only Postfix did not agree to is never delivered (library
- * and CLI), QUIT after a refused password (Postfix logs `quit=1`), a BDAT
- * chunk refused by Postfix's size limit, and smtp-sink ports that never answer
+ * and CLI), a stream never passes Postfix's advertised SIZE (RFC 1870 §6),
+ * QUIT after a refused password (Postfix logs `quit=1`), a BDAT chunk refused
+ * by Postfix's size limit when SIZE is not advertised, and smtp-sink ports that never answer
  * the end of data. The byte-exact versions are in tests/client_failures_test.ts.
  */
 import { describe, test } from "node:test";
@@ -120,10 +121,20 @@ describe(`issue 10 against real servers (${RT})`, () => {
     await assertNotDelivered(tok);
   });
 
-  test("the CLI: a 1.2 MB message to Postfix's 100000-octet port (a refused BDAT chunk) exits 65, not 75", async () => {
+  test("the CLI: 1.2 MB on standard input to Postfix's SIZE 100000 port exits 65 (the SIZE limit), not 75", async () => {
     const tok = token("clibig");
     const input = `From: <sender@example.org>\nTo: ${USER}\nSubject: ${tok}\n\n${asciiLines(15000).replace(/\r\n/g, "\n")}`;
     const r = await cli(["--host", S.host, "--port", String(S.ports.small), "-f", "sender@example.org", USER], input);
+    assert.equal(r.status, 65, r.stderr);
+    assert.match(r.stderr, /^smtpsend: .*SIZE limit of 100000 octets/);
+    assert.match(r.stderr, /nothing was delivered/);
+    await assertNotDelivered(tok);
+  });
+
+  test("the CLI: the same to Postfix without SIZE advertised: Postfix's 552 mid-message, exit 65", async () => {
+    const tok = token("clibignosize");
+    const input = `From: <sender@example.org>\nTo: ${USER}\nSubject: ${tok}\n\n${asciiLines(15000).replace(/\r\n/g, "\n")}`;
+    const r = await cli(["--host", S.host, "--port", String(S.ports.smallNoSize), "-f", "sender@example.org", USER], input);
     assert.equal(r.status, 65, r.stderr);
     assert.match(r.stderr, /^smtpsend: .*552/);
     await assertNotDelivered(tok);
@@ -161,11 +172,36 @@ describe(`issue 10 against real servers (${RT})`, () => {
     assert.match(events.filter((e) => e.direction === "recv").at(-1)!.line, /^221 /);
   });
 
-  test("Postfix refuses a non-final BDAT chunk (message_size_limit): the permanent 552, no more chunks, connection closed", async () => {
+  for (const chunking of [true, false]) {
+    test(`Postfix SIZE 100000, a stream of unknown size over it (${chunking ? "BDAT" : "DATA"}): abandoned before the limit, permanent 552 5.3.4, nothing delivered`, async () => {
+      const tok = token(chunking ? "sizebdat" : "sizedata");
+      const before = postfixLog().length;
+      const { connector, writes } = await recordingConnector();
+      const c = await SmtpClient.connect(opts(S.ports.small, { connector, chunking }));
+      assert.equal(c.capabilities?.size, 100000);
+      await assert.rejects(
+        c.send({ from: "sender@example.org", to: [USER], data: chunks(header(tok), asciiLines(1000), asciiLines(1000), asciiLines(14000)) }),
+        (e: unknown) =>
+          e instanceof SmtpError && !(e instanceof ReplyError) && e.code === 552 && e.enhancedCode === "5.3.4" && e.phase === "message" &&
+          !e.temporary && /SIZE limit of 100000 octets.*nothing was delivered/.test(e.message),
+      );
+      assert.equal(c.connected, false);
+      const content = writes.filter((w) => !/^(MAIL|RCPT|DATA\r\n$|EHLO|QUIT)/.test(w));
+      const octets = content.reduce((n, w) => n + te.encode(w).length, 0);
+      assert.ok(octets <= 100000 + 64, `no more than SIZE octets (plus one BDAT command line) went out: ${octets}`);
+      assert.ok(!writes.some((w) => w.includes("LAST") || w.includes("\r\n.\r\n")), "no end of data");
+      const lost = await newLogLines(before, /postfix-smtpsend\/small\/smtpd.*lost connection after (DATA|RCPT|BDAT)/);
+      assert.ok(lost.length > 0, "Postfix saw the connection go without an end of data");
+      await assertNotDelivered(tok);
+    });
+  }
+
+  test("Postfix without SIZE advertised refuses a non-final BDAT chunk (message_size_limit): the permanent 552, no more chunks, connection closed", async () => {
     const tok = token("big");
     const { connector, writes } = await recordingConnector();
-    const c = await SmtpClient.connect(opts(S.ports.small, { connector }));
+    const c = await SmtpClient.connect(opts(S.ports.smallNoSize, { connector }));
     assert.equal(c.capabilities?.chunking, true);
+    assert.equal(c.capabilities?.size, null, "the limit is not advertised: only the server can enforce it");
     await assert.rejects(
       c.send({ from: "sender@example.org", to: [USER], data: chunks(header(tok), asciiLines(14000), asciiLines(14000)) }),
       (e: unknown) => e instanceof ReplyError && e.code === 552 && e.enhancedCode === "5.3.4" && e.phase === "bdat" && !e.temporary,
@@ -179,7 +215,7 @@ describe(`issue 10 against real servers (${RT})`, () => {
     );
     // The send() helper connects afresh: a message that fits goes through.
     const small = token("fits");
-    const r = await send(opts(S.ports.small), { from: "sender@example.org", to: [USER], data: header(small) + "small\r\n" });
+    const r = await send(opts(S.ports.smallNoSize), { from: "sender@example.org", to: [USER], data: header(small) + "small\r\n" });
     assert.equal(r.reply.code, 250);
     await waitForMaildirMessage("user", (m) => m.header("subject") === small);
   });

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { SmtpClient } from "../src/default_client.ts";
+import { compose } from "../src/message/compose.ts";
 import { ReplyError, SmtpError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { readSinkMessages, servers, type StoredMessage, waitForMaildirMessage, waitForSinkMessage } from "./support/servers.ts";
@@ -144,6 +145,44 @@ describe("internationalised addresses: smtp-sink, which does not offer SMTPUTF8"
     assert.deepEqual(rcptArgs(m), ["<a@xn--bcher-kva.example>"]);
   });
 
+  test("library: a composed UTF-8 header (non-ASCII local part) with an ASCII envelope is refused before MAIL; nothing reaches the sink", async () => {
+    const subject = token("utf8-header");
+    const m = compose({ from: "jörg@example.org", to: USER, subject, text: "body", envelope: { from: "bounce@example.org", to: [USER] } });
+    assert.equal(m.smtputf8, true, "compose() wrote the From: address in UTF-8");
+    const trace: TraceEvent[] = [];
+    const client = await SmtpClient.connect(opts(sink, trace));
+    try {
+      await assert.rejects(
+        client.send(m),
+        (e: unknown) =>
+          e instanceof SmtpError && !(e instanceof ReplyError) && e.phase === "mail" && e.code === 554 && e.enhancedCode === "5.6.9" &&
+          !e.temporary && /UTF-8 header fields.*does not offer SMTPUTF8/.test(e.message),
+      );
+      assert.ok(!sent(trace).some((l) => /^(MAIL|RCPT|DATA|BDAT)/.test(l)), sent(trace).join("\n"));
+      // Nothing was written: the session is still usable.
+      const marker = token("utf8-header-marker");
+      await client.send({ from: "me@example.org", to: [USER], data: message(marker) });
+      await waitForSinkMessage((x) => x.text.includes(marker));
+    } finally {
+      await client.quit();
+    }
+    assert.ok(!readSinkMessages().some((x) => x.text.includes(subject)));
+  });
+
+  test("library: a composed message whose only non-ASCII is an IDN domain still goes (header in A-labels, no SMTPUTF8)", async () => {
+    const subject = token("idn-header");
+    const m = compose({ from: "me@bücher.example", to: "a@bücher.example", subject, text: "body" });
+    assert.equal(m.smtputf8, false);
+    const client = await SmtpClient.connect(opts(sink));
+    try {
+      await client.send(m);
+    } finally {
+      await client.quit();
+    }
+    const got = await waitForSinkMessage((x) => x.text.includes(subject));
+    assert.match(got.header("From")!, /me@xn--bcher-kva\.example/);
+  });
+
   test("CLI: a non-ASCII local part exits 65 with the reason; nothing reaches the sink", async () => {
     const subject = token("idn-cli-local");
     const r = await smtpsend([...server(sink), "-f", "me@example.org", "jörg@bücher.example"], message(subject));
@@ -175,6 +214,22 @@ describe("internationalised addresses: Postfix with smtputf8_enable = yes", () =
     await waitForMaildirMessage(USER, (x) => x.text.includes(subject));
     for (let i = 0; i < 100 && !postfixLog().includes("to=<a@bücher.example>"); i++) await new Promise((res) => setTimeout(res, 50));
     assert.ok(postfixLog().includes("to=<a@bücher.example>"), "Postfix logged the recipient as written");
+  });
+
+  test("library: a composed UTF-8 header with an ASCII envelope goes with SMTPUTF8 and arrives in UTF-8", async () => {
+    const subject = token("utf8-header-pf");
+    const m = compose({ from: "jörg@example.org", to: USER, subject, text: "body", envelope: { from: "bounce@example.org", to: [USER] } });
+    const trace: TraceEvent[] = [];
+    const client = await SmtpClient.connect(opts(plain, trace));
+    try {
+      await client.send(m);
+    } finally {
+      await client.quit();
+    }
+    assert.ok(sent(trace).some((l) => /^MAIL FROM:<bounce@example\.org>.* SMTPUTF8/.test(l)), sent(trace).join("\n"));
+    const got = await waitForMaildirMessage(USER, (x) => x.text.includes(subject));
+    assert.match(got.header("From")!, /jörg@example\.org/);
+    assert.equal(got.header("Return-Path"), "<bounce@example.org>");
   });
 
   test("CLI: the same message goes with SMTPUTF8 and arrives with the UTF-8 Return-Path", async () => {

@@ -42,8 +42,13 @@ test("mailParameters() asks for SMTPUTF8 for UTF-8 addresses, UTF-8 headers or o
     ["SIZE", "3"], ["BODY", "8BITMIME"], ["SMTPUTF8", true],
   ]);
   assert.deepEqual(mailParameters({ ...base, smtpUtf8: true }, ALL), [["SIZE", "3"], ["SMTPUTF8", true]]);
-  // Requested but not offered: nothing to send, and no error for ASCII addresses.
-  assert.deepEqual(mailParameters({ ...base, smtpUtf8: true }, caps("8BITMIME")), []);
+  // The content needs it (UTF-8 header fields) and the server lacks it: refused before MAIL, permanent.
+  assert.throws(
+    () => mailParameters({ ...base, smtpUtf8: true }, caps("8BITMIME")),
+    (e: unknown) =>
+      e instanceof SmtpError && e.phase === "mail" && e.code === 554 && e.enhancedCode === "5.6.9" && !e.temporary &&
+      /UTF-8 header fields.*does not offer SMTPUTF8.*nothing was sent/.test(e.message),
+  );
   assert.throws(
     () => mailParameters({ ...base, from: "jö@example.org", recipients: ["b@example.net", "c@example.net"] }, caps("8BITMIME")),
     (e: unknown) => e instanceof SmtpError && e.phase === "mail" && /does not offer SMTPUTF8, which the non-ASCII addresses/.test(e.message),

@@ -150,11 +150,13 @@ export interface ComposedMessage {
   /** The top-level header block, folded, with CRLF line endings, without the empty line. */
   readonly header: string;
   /**
-   * Whether the header or the envelope has UTF-8: the client then asks for
-   * SMTPUTF8 when the server offers it. The header is written in ASCII unless
-   * an address has a non-ASCII local part (then it is written in UTF-8, RFC
-   * 6532): header addresses get their IDN domain as A-labels, names and text
-   * are encoded words.
+   * Whether the content needs SMTPUTF8: the header is written in UTF-8 (RFC
+   * 6532). It is written in ASCII unless an address has a non-ASCII local
+   * part: header addresses get their IDN domain as A-labels, names and text
+   * are encoded words. The client sends such a message only to a server that
+   * offers SMTPUTF8 (else a permanent error before MAIL, nothing sent).
+   * Non-ASCII envelope addresses do not set it: the client handles them per
+   * server (`envelopeForServer()`).
    */
   readonly smtputf8: boolean;
   /**
@@ -501,7 +503,8 @@ export function compose(options: ComposeOptions): ComposedMessage {
 
   const header = [...fields, ...root.headers].join("\r\n");
   const oneShot = atts.some((a) => a.oneShot);
-  const smtputf8 = /[\u0080-\uffff]/.test(header) || /[\u0080-\uffff]/.test(envFrom) || envTo.some((a) => /[\u0080-\uffff]/.test(a));
+  // The content needs SMTPUTF8 only when the header is UTF-8; the envelope is the client's to decide per server.
+  const smtputf8 = /[\u0080-\uffff]/.test(header);
   let streamed = false;
 
   async function* writePart(part: Part): AsyncGenerator<Uint8Array> {

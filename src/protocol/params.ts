@@ -32,7 +32,10 @@ export interface MessageFacts {
   readonly headerEightBit?: boolean;
   /** Longest line in octets without its line ending, when known. */
   readonly maxLineLength?: number;
-  /** The caller asks for SMTPUTF8 (e.g. `compose()` found UTF-8 headers). */
+  /**
+   * The content needs SMTPUTF8: its header fields hold UTF-8 (RFC 6532), e.g. an address with a
+   * non-ASCII local part written by `compose()`. Refused before MAIL by a server without SMTPUTF8.
+   */
   readonly smtpUtf8?: boolean;
 }
 
@@ -73,7 +76,8 @@ export function envelopeNeedsSmtpUtf8(from: string, recipients: readonly string[
  *
  * Rules: SIZE when the server offers it and the size is known; BODY=8BITMIME
  * when offered and the content is (or may be, for a stream) 8-bit; SMTPUTF8
- * when offered and the envelope, the header section or the caller needs it;
+ * when offered and the envelope, the header section or the caller needs it
+ * (`facts.smtpUtf8`: the content needs it — without it, a refusal);
  * RET and ENVID when DSN is offered (the envelope id is checked either way,
  * so a bad one fails the same with every server).
  *
@@ -91,8 +95,9 @@ export function envelopeNeedsSmtpUtf8(from: string, recipients: readonly string[
  * @param options DSN requests.
  * @returns The parameters, in the order sent.
  * @throws {RangeError} When a line exceeds 998 octets (RFC 5321 §4.5.3.1.6).
- * @throws {SmtpError} (phase `"mail"`) When the envelope needs SMTPUTF8 and the
- *   server lacks it; when the size exceeds the server's SIZE (code 552, 5.3.4);
+ * @throws {SmtpError} (phase `"mail"`) When the envelope or the content
+ *   (`facts.smtpUtf8`: UTF-8 header fields; code 554, 5.6.9) needs SMTPUTF8
+ *   and the server lacks it; when the size exceeds the server's SIZE (code 552, 5.3.4);
  *   when 8-bit content meets a server without 8BITMIME.
  * @throws {TypeError | RangeError} When the envelope id is not valid (RFC 3461).
  * @example
@@ -117,6 +122,14 @@ export function mailParameters(
     throw new SmtpError(
       `Server does not offer SMTPUTF8, which the non-ASCII address${facts.recipients.length > 1 ? "es" : ""} in this envelope need`,
       { phase: "mail" },
+    );
+  }
+  if (facts.smtpUtf8 === true && !caps?.smtpUtf8) {
+    // RFC 6532 §3: UTF-8 header fields go only to a server that offers SMTPUTF8 (RFC 6531 §3.7.5: 5.6.9).
+    throw new SmtpError(
+      "Message has UTF-8 header fields (RFC 6532), e.g. an address with a non-ASCII local part, and the server " +
+        "does not offer SMTPUTF8 (RFC 6531); nothing was sent. Use an ASCII address in the header, or a server that offers SMTPUTF8",
+      { phase: "mail", code: 554, enhancedCode: "5.6.9", temporary: false },
     );
   }
   const size = facts.size;

@@ -340,12 +340,15 @@ export class Session {
    * CONTENT or BDAT chunks given to {@link send}, the last one included), or
    * `null` before any. The session takes any octets; the driver checks these
    * after each chunk, before writing its octets, against what it declared
-   * (BODY=8BITMIME) and what SMTP text may carry (no NUL, RFC 5321 §2.3.8),
-   * and drops the connection to abandon the message.
+   * (BODY=8BITMIME), what SMTP text may carry (no NUL, RFC 5321 §2.3.8) and
+   * the server's SIZE limit (RFC 1870 §6: `size` is the octet count the
+   * server would store, normalised, without stuffing dots; after the end of
+   * data it includes a final CRLF the encoder added), and drops the
+   * connection to abandon the message.
    */
-  get contentFacts(): { readonly eightBit: boolean; readonly hasNul: boolean } | null {
+  get contentFacts(): { readonly eightBit: boolean; readonly hasNul: boolean; readonly size: number } | null {
     const f = this.#facts;
-    return f === null ? null : { eightBit: f.eightBit, hasNul: f.hasNul };
+    return f === null ? null : { eightBit: f.eightBit, hasNul: f.hasNul, size: f.size };
   }
   /** Unread octets from the server (the driver checks it is 0 before a TLS handshake). */
   get bufferedBytes(): number {

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Socket } from "node:net";
+import { setImmediate } from "node:timers";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "../../deps.ts";
 import { SmtpError } from "../errors.ts";
@@ -192,7 +193,13 @@ class NodeTransport implements Transport {
     if (this.#upgrading) await this.#upgrading;
     if (this.#closed || this.#sock.destroyed || this.#sock.writableEnded) throw closedError("before writing");
     if (data.byteLength === 0) return;
-    if (this.#sock.write(data)) return;
+    if (this.#sock.write(data)) {
+      // Let the event loop poll the socket before the caller's next write: a reply the server
+      // sent before resetting the connection (Exim's 552 to a chunk it will not read) is then
+      // read, not lost when a later write fails with ECONNRESET and Node destroys the socket.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return;
+    }
     await new Promise<void>((resolve, reject) => this.#drainWaiters.add({ resolve, reject }));
   }
 

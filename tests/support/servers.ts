@@ -51,6 +51,8 @@ export interface ServerPorts {
   readonly no8bit: number;
   /** As `plain` (CHUNKING offered), but `message_size_limit = 100000`: a larger message or BDAT chunk gets 552 5.3.4. */
   readonly small: number;
+  /** As `small`, but EHLO does not advertise SIZE: a bigger stream meets the 552 in the middle of the message. */
+  readonly smallNoSize: number;
   /** aiosmtpd: STARTTLS, then AUTH XOAUTH2 OAUTHBEARER; MAIL without AUTH: 530 5.7.0. */
   readonly oauth: number;
   /** aiosmtpd: the same over implicit TLS. */
@@ -292,6 +294,7 @@ export function servers(): TestServers {
       clientCert: port("CLIENTCERT"),
       no8bit: port("NO8BIT"),
       small: port("SMALL"),
+      smallNoSize: port("SMALL_NOSIZE"),
       oauth: port("OAUTH"),
       oauthTls: port("OAUTH_TLS"),
     },
