@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "../../deps.ts";
+import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "./types.ts";
 import { SmtpError } from "../errors.ts";
 import { nodeHost } from "./node_host.ts";
 import {

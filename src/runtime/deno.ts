@@ -28,7 +28,7 @@
  *
  * @module
  */
-import type { ConnectOptions, Connector, Host, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "../../deps.ts";
+import type { ConnectOptions, Connector, Host, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "./types.ts";
 import { PermissionError, SmtpError, TlsError } from "../errors.ts";
 import { nodeHost } from "./node_host.ts";
 import {

@@ -11,7 +11,7 @@
 import type { Socket } from "node:net";
 import { setImmediate } from "node:timers";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
-import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "../../deps.ts";
+import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "./types.ts";
 import { SmtpError } from "../errors.ts";
 import { nodeHost } from "./node_host.ts";
 import {

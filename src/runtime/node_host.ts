@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { FileInfo, Host, RunResult } from "../../deps.ts";
+import type { FileInfo, Host, RunResult } from "./types.ts";
 import { TimeoutError } from "../errors.ts";
 import { asBytes } from "./shared.ts";
 import { concatBytes } from "../protocol/bytes.ts";

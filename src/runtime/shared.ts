@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { TlsInfo } from "../../deps.ts";
+import type { TlsInfo } from "./types.ts";
 import { ConnectionError, ProtocolError, SmtpError, TlsError } from "../errors.ts";
 
 /** Above this many unread bytes a push-style socket is paused. */
