@@ -9,7 +9,6 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { setImmediate } from "node:timers";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import type { ConnectOptions, Connector, NetAddress, Runtime, TlsInfo, TlsOptions, Transport } from "./types.ts";
 import { SmtpError } from "../errors.ts";
@@ -197,6 +196,7 @@ class NodeTransport implements Transport {
       // Let the event loop poll the socket before the caller's next write: a reply the server
       // sent before resetting the connection (Exim's 552 to a chunk it will not read) is then
       // read, not lost when a later write fails with ECONNRESET and Node destroys the socket.
+      // Node's global (no static node:timers import: dist/mod.js must load where node:* does not exist).
       await new Promise<void>((resolve) => setImmediate(resolve));
       return;
     }
