@@ -8,7 +8,6 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +19,7 @@ import { send } from "../src/send.ts";
 import { ConnectionError, ReplyError, SmtpError, TimeoutError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { readMaildir, servers, waitForMaildirMessage } from "./support/servers.ts";
+import { type CliRun, runCli } from "./support/run_cli.ts";
 
 const S = servers();
 const RT = detectRuntime();
@@ -266,24 +266,6 @@ function cliCommand(): string[] {
   return existsSync(bin) ? [exe, bin] : [exe, "--import", "tsx", join(ROOT, "cli.ts")];
 }
 
-function cli(args: string[], input: string): Promise<{ status: number | null; stderr: string }> {
-  const [cmd, ...pre] = cliCommand();
-  const home = mkdtempSync(join(tmpdir(), "smtpsend-i10-"));
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: "tester", NO_COLOR: "1" },
-      stdio: ["pipe", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr!.on("data", (c: Uint8Array) => (stderr += new TextDecoder().decode(c)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stderr });
-    });
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(input);
-  });
+function cli(args: string[], input: string): Promise<CliRun> {
+  return runCli(cliCommand(), args, input, { home: mkdtempSync(join(tmpdir(), "smtpsend-i10-")), cwd: ROOT });
 }

@@ -11,7 +11,6 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import { ReplyError, SmtpError } from "../src/errors.ts";
 import type { ClientOptions, TraceEvent } from "../src/options.ts";
 import { readSinkMessages, servers, type StoredMessage, waitForMaildirMessage, waitForSinkMessage } from "./support/servers.ts";
 import { runtimeCommand, testRuntime } from "./support/runtime_command.ts";
+import { runCli } from "./support/run_cli.ts";
 
 const S = servers();
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -66,27 +66,13 @@ interface Run {
 }
 
 /** The CLI as a child process on this runtime, with an empty HOME. */
-function smtpsend(args: string[], input: string): Promise<Run> {
+async function smtpsend(args: string[], input: string): Promise<Run> {
   const home = mkdtempSync(join(tmpdir(), "smtpsend-intl-"));
-  const [cmd, ...pre] = [...runtimeCommand(), join(ROOT, "cli.ts")];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: "tester", NO_COLOR: "1" },
-      stdio: ["pipe", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr!.on("data", (c: Uint8Array) => (stderr += new TextDecoder().decode(c)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      rmSync(home, { recursive: true, force: true });
-      resolve({ status, stderr });
-    });
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(input);
-  });
+  try {
+    return await runCli([...runtimeCommand(), join(ROOT, "cli.ts")], args, input, { home, cwd: ROOT });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 const server = (port: number) => ["--host", S.host, "--port", String(port), "--tls", "none"];
 

@@ -8,7 +8,6 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import { eximLogLines, eximServer, readEximMaildir, servers, waitForEximMessage 
 import { portRecorder } from "./support/tcp_state.ts";
 import { runtimeCommand, testRuntime } from "./support/runtime_command.ts";
 import { runtime } from "../deps.ts";
+import { runCli } from "./support/run_cli.ts";
 
 const S = servers();
 const X = eximServer(); // throws (the file fails) when Exim is not running: never a silent skip
@@ -159,24 +159,7 @@ interface Run {
 }
 
 function smtpsend(home: string, args: string[], input: string): Promise<Run> {
-  const [cmd, ...pre] = runtimeCommand();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, join(ROOT, "cli.ts"), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: "tester", NO_COLOR: "1" },
-      stdio: ["pipe", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr!.on("data", (c: Uint8Array) => (stderr += new TextDecoder().decode(c)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stderr });
-    });
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(input);
-  });
+  return runCli([...runtimeCommand(), join(ROOT, "cli.ts")], args, input, { home, cwd: ROOT });
 }
 
 function home(files: Record<string, string>): string {
